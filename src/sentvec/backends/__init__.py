@@ -1,0 +1,5 @@
+"""Backends run the forward pass; everything around it is shared (see :mod:`sentvec.encoder`)."""
+
+from sentvec.backends.base import Backend, OutputValue
+
+__all__ = ["Backend", "OutputValue"]

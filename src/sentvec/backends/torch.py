@@ -1,0 +1,154 @@
+"""The torch backend: runs the module pipeline (also what training uses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sentvec.backends.base import Backend, OutputValue
+from sentvec.batching import TokenBatch
+from sentvec.formats import ModelLayout, ModuleKind, write_modules
+from sentvec.modules import Dense, Module, Normalize, Pooling, PoolingConfig, PoolingMode, Transformer
+
+_LOADERS: dict[ModuleKind, type[Module]] = {
+    ModuleKind.POOLING: Pooling,
+    ModuleKind.DENSE: Dense,
+    ModuleKind.NORMALIZE: Normalize,
+}
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str | None) -> str:
+    """``None`` → cuda when available, else cpu. A requested device that is absent is an error."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but torch sees no CUDA device")
+    return device
+
+
+class TorchBackend(Backend):
+    """A ``torch.nn.Sequential`` of sentvec modules."""
+
+    name = "torch"
+
+    def __init__(self, modules: list[Module], device: str | None = None, dtype: str = "float32") -> None:
+        if not modules or not isinstance(modules[0], Transformer):
+            raise ValueError("the first module must be a Transformer")
+        if dtype not in _DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(_DTYPES)}")
+        self.pipeline = torch.nn.Sequential(*modules)
+        self._device = resolve_device(device)
+        self.dtype = dtype
+        self.pipeline.to(self._device)
+        self.pipeline.eval()
+
+    @classmethod
+    def from_layout(
+        cls,
+        layout: ModelLayout,
+        *,
+        device: str | None = None,
+        max_seq_length: int | None = None,
+        pooling: str | None = None,
+        dtype: str = "float32",
+    ) -> TorchBackend:
+        """Load every module listed by the layout."""
+        transformer = Transformer.load(layout.module_dir(layout.modules[0]), max_seq_length)
+        modules: list[Module] = [transformer]
+        for entry in layout.modules[1:]:
+            folder = layout.module_dir(entry)
+            if entry.kind is ModuleKind.POOLING and layout.layout == "huggingface":
+                mode = PoolingMode.parse(pooling or "mean")
+                modules.append(Pooling(PoolingConfig(dimension=transformer.hidden_size, modes=(mode,))))
+            else:
+                modules.append(_LOADERS[entry.kind].load(folder))
+        return cls(modules, device=device, dtype=dtype)
+
+    @property
+    def modules(self) -> list[Module]:
+        """The pipeline's modules in order."""
+        return list(self.pipeline)  # type: ignore[arg-type]
+
+    @property
+    def transformer(self) -> Transformer:
+        """The first module."""
+        return self.pipeline[0]  # type: ignore[return-value]
+
+    @property
+    def dimension(self) -> int:
+        """Size of the sentence embedding (probed from the last module that sets it)."""
+        dim = self.transformer.hidden_size
+        for module in self.modules[1:]:
+            if isinstance(module, Pooling):
+                dim = module.config.output_dimension
+            elif isinstance(module, Dense):
+                dim = module.config.out_features
+        return dim
+
+    @property
+    def device(self) -> str:
+        """Where the pipeline lives."""
+        return self._device
+
+    def to(self, device: str) -> None:
+        """Move the pipeline."""
+        self._device = resolve_device(device)
+        self.pipeline.to(self._device)
+
+    def features(self, batch: TokenBatch, prompt_length: int | None = None) -> dict[str, Any]:
+        """The batch as tensors on the device."""
+        feats: dict[str, Any] = {
+            "input_ids": torch.from_numpy(batch.input_ids).to(self._device),
+            "attention_mask": torch.from_numpy(batch.attention_mask).to(self._device),
+            "token_type_ids": torch.from_numpy(batch.token_type_ids).to(self._device),
+        }
+        if prompt_length:
+            feats["prompt_length"] = prompt_length
+        return feats
+
+    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> Any:
+        """Run the pipeline without gradients; returns float32 tensors."""
+        feats = self.features(batch, prompt_length)
+        with torch.inference_mode(), self._autocast():
+            if output is OutputValue.TOKEN_EMBEDDINGS:
+                out = self.transformer(feats)["token_embeddings"]  # (B, T, H)
+            else:
+                out = self.pipeline(feats)["sentence_embedding"]  # (B, D)
+        return out.float()
+
+    def _autocast(self) -> Any:
+        if self.dtype == "float32":
+            return torch.autocast(device_type=self._device.split(":")[0], enabled=False)
+        return torch.autocast(device_type=self._device.split(":")[0], dtype=_DTYPES[self.dtype])
+
+    def save(self, root: Path) -> None:
+        """Write each module into its folder (the Transformer at the root) and ``modules.json``."""
+        entries: list[tuple[ModuleKind, str]] = []
+        for i, module in enumerate(self.modules):
+            rel = "" if module.kind is ModuleKind.TRANSFORMER else f"{i}_{module.kind.value}"
+            folder = root / rel
+            folder.mkdir(parents=True, exist_ok=True)
+            module.save(folder)
+            entries.append((module.kind, rel))
+        write_modules(root, entries)
+
+    def describe(self) -> dict[str, Any]:
+        """Backend, device, dtype and the module chain."""
+        return {
+            **super().describe(),
+            "dtype": self.dtype,
+            "modules": [type(m).__name__ for m in self.modules],
+            "parameters": int(sum(p.numel() for p in self.pipeline.parameters())),
+        }
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A float32 numpy view of a tensor or array."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float32).numpy()
+    return np.asarray(x, dtype=np.float32)

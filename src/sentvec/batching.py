@@ -1,0 +1,178 @@
+"""Tokenization with a truncation report, and length-sorted batches.
+
+Tokenization uses the Rust ``tokenizers`` library directly from ``tokenizer.json`` so it needs neither
+torch nor transformers. Truncation is never silent: every call reports per-input token counts and which
+inputs were cut at ``max_seq_length``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentvec.errors import ModelFormatError
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodeInfo:
+    """What tokenization did to each input of one ``encode`` call (original input order).
+
+    ``token_counts`` are the lengths the texts would have had without truncation (special tokens
+    included); ``truncated`` marks the inputs cut at ``max_seq_length``.
+    """
+
+    token_counts: np.ndarray  # (N,) int64
+    truncated: np.ndarray  # (N,) bool
+    max_seq_length: int
+
+    @property
+    def n_truncated(self) -> int:
+        """How many inputs were truncated."""
+        return int(self.truncated.sum())
+
+    @property
+    def truncated_indices(self) -> list[int]:
+        """Indices (in input order) of the truncated inputs."""
+        return [int(i) for i in np.flatnonzero(self.truncated)]
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens actually fed to the model (after truncation)."""
+        return int(np.minimum(self.token_counts, self.max_seq_length).sum())
+
+
+@dataclasses.dataclass(frozen=True)
+class Tokenized:
+    """Token ids of N texts, unpadded, with their truncation report."""
+
+    ids: list[np.ndarray]  # N arrays of shape (L_i,) int64
+    lengths: np.ndarray  # (N,) int64, after truncation
+    info: EncodeInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenBatch:
+    """One padded batch, right-padded, plus the positions of its rows in the input."""
+
+    input_ids: np.ndarray  # (B, T) int64
+    attention_mask: np.ndarray  # (B, T) int64
+    token_type_ids: np.ndarray  # (B, T) int64
+    rows: np.ndarray  # (B,) indices into the input
+
+
+class TextTokenizer:
+    """A ``tokenizers.Tokenizer`` configured for sentence encoding (truncation on, padding done here)."""
+
+    def __init__(self, tokenizer: Any, max_seq_length: int, do_lower_case: bool = False) -> None:
+        self.pad_id = _pad_id(tokenizer)
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_seq_length)
+        self._tok = tokenizer
+        self.max_seq_length = max_seq_length
+        self.do_lower_case = do_lower_case
+        self._n_special = tokenizer.num_special_tokens_to_add(False)
+
+    @classmethod
+    def from_folder(cls, folder: Path, max_seq_length: int, do_lower_case: bool = False) -> TextTokenizer:
+        """Load ``tokenizer.json`` from ``folder`` (or convert a slow tokenizer with transformers)."""
+        import tokenizers
+
+        path = folder / "tokenizer.json"
+        if path.is_file():
+            try:
+                tok = tokenizers.Tokenizer.from_file(str(path))
+            except Exception as e:  # the Rust error is opaque; name the file
+                raise ModelFormatError(path, f"cannot parse tokenizer: {e}") from e
+        else:
+            tok = _convert_slow_tokenizer(folder)
+        return cls(tok, max_seq_length, do_lower_case)
+
+    @property
+    def backend(self) -> Any:
+        """The underlying ``tokenizers.Tokenizer``."""
+        return self._tok
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens in the vocabulary (added tokens included)."""
+        return int(self._tok.get_vocab_size(with_added_tokens=True))
+
+    def set_max_seq_length(self, max_seq_length: int) -> None:
+        """Change where inputs are truncated."""
+        self._tok.enable_truncation(max_length=max_seq_length)
+        self.max_seq_length = max_seq_length
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` with special tokens, without truncation."""
+        return int(self.tokenize([text]).info.token_counts[0])
+
+    def tokenize(self, texts: Sequence[str]) -> Tokenized:
+        """Tokenize with truncation at ``max_seq_length``, recording the untruncated lengths."""
+        if self.do_lower_case:
+            texts = [t.lower() for t in texts]
+        encodings = self._tok.encode_batch(list(texts), add_special_tokens=True)
+        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        full = lengths.copy()
+        for i, e in enumerate(encodings):
+            if e.overflowing:  # the rest of the text, each piece with its own special tokens
+                full[i] += sum(len(o.ids) - self._n_special for o in e.overflowing)
+        info = EncodeInfo(token_counts=full, truncated=full > lengths, max_seq_length=self.max_seq_length)
+        return Tokenized(ids=ids, lengths=lengths, info=info)
+
+
+def length_sorted_batches(tokenized: Tokenized, batch_size: int, pad_id: int = 0) -> Iterator[TokenBatch]:
+    """Yield padded batches of texts of similar length, longest first (so memory errors show early)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = np.argsort(-tokenized.lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        yield pad_batch([tokenized.ids[i] for i in rows], rows, pad_id)
+
+
+def pad_batch(seqs: Sequence[np.ndarray], rows: np.ndarray, pad_id: int = 0) -> TokenBatch:
+    """Right-pad token id sequences into a ``(B, T)`` batch."""
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    width = int(lengths.max()) if len(seqs) else 0
+    mask = np.arange(width)[None, :] < lengths[:, None]  # (B, T)
+    input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    if len(seqs):
+        input_ids[mask] = np.concatenate(seqs)
+    return TokenBatch(
+        input_ids=input_ids,
+        attention_mask=mask.astype(np.int64),
+        token_type_ids=np.zeros_like(input_ids),
+        rows=np.asarray(rows, dtype=np.int64),
+    )
+
+
+def _pad_id(tokenizer: Any) -> int:
+    padding = tokenizer.padding or {}
+    if "pad_id" in padding:
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>", "<|padding|>"):
+        tid = tokenizer.token_to_id(token)
+        if tid is not None:
+            return int(tid)
+    return 0
+
+
+def _convert_slow_tokenizer(folder: Path) -> Any:
+    """Build a fast tokenizer from a folder that has only slow-tokenizer files (vocab.txt...)."""
+    from sentvec._extras import require
+
+    transformers = require("transformers", "Loading a model folder without tokenizer.json")
+    try:
+        hf_tok = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+    except Exception as e:
+        raise ModelFormatError(
+            folder / "tokenizer.json", f"missing, and no other tokenizer files could be loaded ({e})"
+        ) from e
+    if not getattr(hf_tok, "is_fast", False):
+        raise ModelFormatError(folder / "tokenizer.json", "missing, and the tokenizer has no fast version")
+    return hf_tok.backend_tokenizer

