@@ -1,0 +1,1 @@
+"""The ``sentvec`` command line."""

@@ -1,0 +1,151 @@
+"""``sentvec`` console entry point: subcommands, and user errors as one line with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sentvec.errors import SentvecError
+
+USER_ERRORS = (SentvecError, ValueError, TypeError, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(prog="sentvec", description="Sentence embeddings: encode, compare, evaluate.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("encode", help="embed the texts of a file", description="Embed the texts of a file.")
+    _model_arg(p)
+    p.add_argument("--input", required=True, type=Path, help=".txt (one text per line), .jsonl or .csv/.tsv")
+    p.add_argument("--field", help="text field of a .jsonl input")
+    p.add_argument("--column", help="text column of a .csv/.tsv input: header name or 0-based index")
+    p.add_argument("--output", required=True, type=Path, help=".npy, .parquet or .jsonl")
+    p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--precision", default="float32", choices=["float32", "int8", "uint8", "binary", "ubinary"])
+    p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("similarity", help="print the similarity matrix of texts")
+    _model_arg(p)
+    p.add_argument("texts", nargs="+", help="two or more texts")
+    p.set_defaults(func=_cmd_similarity)
+
+    p = sub.add_parser("eval", help="evaluate a model")
+    eval_sub = p.add_subparsers(dest="task", required=True, metavar="TASK")
+    sts = eval_sub.add_parser("sts", help="semantic textual similarity (Spearman/Pearson ×100)")
+    _model_arg(sts)
+    sts.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, score")
+    sts.add_argument("--columns", help="comma-separated column names for files with a header")
+    sts.add_argument("--batch-size", type=int, default=32)
+    sts.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
+    sts.set_defaults(func=_cmd_eval_sts)
+
+    p = sub.add_parser("info", help="describe a model: modules, dimension, max length, files")
+    p.add_argument("model", help="model name or folder")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", required=True, help="model name (e.g. all-MiniLM-L6-v2) or folder")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+
+
+def _load(args: argparse.Namespace) -> Any:
+    import sentvec
+
+    return sentvec.load(args.model, device=getattr(args, "device", None))
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    from sentvec.cli.textio import OUTPUT_TYPES, read_texts, write_embeddings
+
+    if args.output.suffix.lower() not in OUTPUT_TYPES:
+        raise ValueError(f"{args.output}: unsupported output type; use one of {', '.join(OUTPUT_TYPES)}")
+    texts = list(read_texts(args.input, field=args.field, column=args.column))
+    model = _load(args)
+    emb, info = model.encode(
+        texts,
+        batch_size=args.batch_size,
+        normalize_embeddings=args.normalize,
+        precision=args.precision,
+        return_info=True,
+    )
+    write_embeddings(args.output, emb)
+    print(
+        f"wrote {emb.shape[0]} x {emb.shape[1]} {emb.dtype} embeddings to {args.output} "
+        f"({info.total_tokens} tokens, {info.n_truncated} truncated at {info.max_seq_length})"
+    )
+    return 0
+
+
+def _cmd_similarity(args: argparse.Namespace) -> int:
+    model = _load(args)
+    emb = model.encode(args.texts)
+    sim = model.similarity(emb, emb)
+    labels = [t if len(t) <= 40 else t[:37] + "..." for t in args.texts]
+    width = min(max(len(t) for t in labels), 40)
+    print(f"{model.similarity_fn.value} similarity")
+    print(" " * (width + 2) + "".join(f"{i:>8d}" for i in range(len(labels))))
+    for i, label in enumerate(labels):
+        print(f"{label:<{width}}{i:>2d}" + "".join(f"{float(v):8.4f}" for v in sim[i]))
+    return 0
+
+
+def _cmd_eval_sts(args: argparse.Namespace) -> int:
+    from sentvec.evaluation import SimilarityEvaluator
+
+    columns = args.columns.split(",") if args.columns else None
+    evaluator = SimilarityEvaluator.from_file(args.data, columns=columns, batch_size=args.batch_size)
+    model = _load(args)
+    result = evaluator(model)
+    print(f"STS evaluation of {args.model} on {args.data} ({len(evaluator.scores)} pairs)")
+    print(f"{'similarity':<12}{'Pearson':>10}{'Spearman':>10}")
+    for fn in ("cosine", "dot", "euclidean", "manhattan"):
+        print(f"{fn:<12}{result.metrics['pearson_' + fn]:>10.2f}{result.metrics['spearman_' + fn]:>10.2f}")
+    print(f"primary: {result.primary_metric} = {result.primary_value:.2f}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import sentvec
+
+    model = sentvec.load(args.model)
+    facts = model.info()
+    for key in ("name", "source", "backend", "device", "modules", "dimension", "max_seq_length", "similarity_fn"):
+        print(f"{key + ':':<16}{facts.get(key)}")
+    print(f"{'prompts:':<16}{facts['prompts'] or '-'}")
+    print(f"{'parameters:':<16}{facts.get('parameters', '-')}")
+    if model.source is not None:
+        files = sorted(str(p.relative_to(model.source)) for p in model.source.rglob("*") if p.is_file())
+        print(f"{'files:':<16}{', '.join(files)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; user errors print one line on stderr and exit with code 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"sentvec: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sentvec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Loading scored sentence pairs from CSV, TSV and JSONL; bad rows name file and line."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from sentvec.errors import DataFormatError
+
+DEFAULT_COLUMNS = ("sentence1", "sentence2", "score")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredPairs:
+    """Parallel lists: pairs of texts with a similarity score."""
+
+    sentences1: list[str]
+    sentences2: list[str]
+    scores: list[float]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def load_scored_pairs(
+    path: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    header: bool | None = None,
+) -> ScoredPairs:
+    """Read pairs with a score.
+
+    - ``.csv`` / ``.tsv``: with ``header=None`` a first row whose score field is not a number is taken as a
+      header; headerless files use column order ``sentence1, sentence2, score`` (the STS benchmark files).
+      With a header, ``columns`` names the three columns (default ``sentence1, sentence2, score``).
+    - ``.jsonl``: one object per line with the fields named by ``columns``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, None, "file not found")
+    names = tuple(columns) if columns else DEFAULT_COLUMNS
+    if len(names) != 3:
+        raise ValueError(f"columns must name 3 fields (text 1, text 2, score), got {list(names)}")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows = _jsonl_rows(path, names)
+    elif suffix in (".csv", ".tsv"):
+        rows = _delimited_rows(path, names, "\t" if suffix == ".tsv" else ",", header)
+    else:
+        raise DataFormatError(path, None, f"unsupported file type {suffix!r}; use .csv, .tsv or .jsonl")
+    s1: list[str] = []
+    s2: list[str] = []
+    scores: list[float] = []
+    for line, a, b, raw_score in rows:
+        s1.append(_text(path, line, names[0], a))
+        s2.append(_text(path, line, names[1], b))
+        scores.append(_score(path, line, names[2], raw_score))
+    if not scores:
+        raise DataFormatError(path, None, "no rows")
+    return ScoredPairs(s1, s2, scores)
+
+
+Row = tuple[int, object, object, object]
+
+
+def _delimited_rows(path: Path, names: Sequence[str], delimiter: str, header: bool | None) -> Iterator[Row]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL)
+        positions: list[int] = [0, 1, 2]
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            if line == 1 and (header or (header is None and len(row) >= 3 and not _is_number(row[2]))):
+                positions = _header_positions(path, row, names)
+                continue
+            if len(row) <= max(positions):
+                missing = names[min(len(row), 2)] if len(row) < 3 else names[2]
+                raise DataFormatError(path, line, f"expected {max(positions) + 1} fields, got {len(row)}", missing)
+            yield line, row[positions[0]], row[positions[1]], row[positions[2]]
+
+
+def _header_positions(path: Path, row: list[str], names: Sequence[str]) -> list[int]:
+    positions = []
+    for name in names:
+        if name not in row:
+            raise DataFormatError(path, 1, f"missing column {name!r}; the header has {row}", name)
+        positions.append(row.index(name))
+    return positions
+
+
+def _jsonl_rows(path: Path, names: Sequence[str]) -> Iterator[Row]:
+    with open(path, encoding="utf-8") as f:
+        for line, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise DataFormatError(path, line, f"malformed JSON: {e.msg}") from e
+            if not isinstance(obj, dict):
+                raise DataFormatError(path, line, "expected a JSON object")
+            for name in names:
+                if name not in obj:
+                    raise DataFormatError(path, line, "missing field", name)
+            yield line, obj[names[0]], obj[names[1]], obj[names[2]]
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _text(path: Path, line: int, field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise DataFormatError(path, line, f"expected text, got {type(value).__name__}", field)
+    return value
+
+
+def _score(path: Path, line: int, field: str, value: object) -> float:
+    try:
+        score = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataFormatError(path, line, f"score {value!r} is not a number", field) from None
+    if not math.isfinite(score):
+        raise DataFormatError(path, line, f"score {value!r} is not finite", field)
+    return score
