@@ -247,7 +247,9 @@ class SentenceEncoder:
 
     def _unit_ranges(self, arr: np.ndarray, opts: EncodeOptions) -> np.ndarray:
         """Fixed [-1, 1] ranges for unit vectors; other vectors need calibrated ranges."""
-        unit = opts.normalize_embeddings or (len(arr) and np.allclose(np.linalg.norm(arr, axis=1), 1, atol=1e-3))
+        unit = (
+            opts.normalize_embeddings or len(arr) == 0 or bool(np.allclose(np.linalg.norm(arr, axis=1), 1, atol=1e-3))
+        )
         if not unit:
             raise ValueError(
                 f"precision={opts.precision.value!r} on unnormalized embeddings needs quantization_ranges= "

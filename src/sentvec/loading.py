@@ -13,7 +13,7 @@ from sentvec.errors import MissingExtraError
 from sentvec.formats import ModelLayout, read_layout, read_transformer_config
 from sentvec.hub import resolve_model_path
 
-BACKENDS = ("auto", "torch")
+BACKENDS = ("auto", "torch", "onnx")
 
 
 def load(
@@ -25,11 +25,16 @@ def load(
     pooling: str | None = None,
     dtype: str = "float32",
     truncate_dim: int | None = None,
+    quantized: bool = False,
+    threads: int | None = None,
 ) -> SentenceEncoder:
     """Load a sentence-transformers model folder, a plain Hugging Face encoder folder, or a model name.
 
-    ``backend="auto"`` uses torch. ``pooling`` sets the pooling mode of a plain Hugging Face encoder
-    (mean by default); ``dtype`` ("float32" | "bfloat16") sets the torch compute type.
+    Backends: ``"torch"`` runs the module pipeline; ``"onnx"`` runs the exported graph ``onnx/model.onnx``
+    (``quantized=True``: ``onnx/model_qint8.onnx``) with onnxruntime alone. ``"auto"`` picks torch when
+    torch and transformers are installed and ``quantized`` is false; otherwise onnx when the folder has the
+    graph. ``pooling`` sets the pooling mode of a plain Hugging Face encoder (mean by default); ``dtype``
+    ("float32" | "bfloat16") sets the torch compute type; ``threads`` the onnxruntime thread count.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -40,7 +45,12 @@ def load(
     transformer_dir = layout.module_dir(layout.modules[0])
     tconfig = read_transformer_config(transformer_dir, max_seq_length)
     tokenizer = TextTokenizer.from_folder(transformer_dir, tconfig.max_seq_length, tconfig.do_lower_case)
-    engine = _torch_backend(layout, device, max_seq_length, pooling, dtype)
+    if _pick_backend(backend, root, quantized) == "onnx":
+        from sentvec.backends.onnx import OnnxBackend, graph_path
+
+        engine: Backend = OnnxBackend(graph_path(root, quantized), device=device, threads=threads)
+    else:
+        engine = _torch_backend(layout, device, max_seq_length, pooling, dtype)
     return SentenceEncoder(
         tokenizer,
         engine,
@@ -49,6 +59,22 @@ def load(
         name=str(name_or_path),
         truncate_dim=truncate_dim,
     )
+
+
+def _pick_backend(backend: str, root: Path, quantized: bool) -> str:
+    """The documented ``auto`` rule."""
+    from sentvec.backends.onnx import graph_path
+
+    has_torch = available("torch") and available("transformers")
+    if backend == "torch":
+        if quantized:
+            raise ValueError("quantized=True runs the int8 ONNX graph: use backend='onnx' or 'auto'")
+        return "torch"
+    if backend == "onnx" or quantized or not has_torch:
+        if not graph_path(root, quantized).is_file() and backend == "auto" and not has_torch:
+            raise MissingExtraError("torch", "torch", f"{root} has no ONNX graph, so loading it")
+        return "onnx"
+    return "torch"
 
 
 def _torch_backend(

@@ -100,8 +100,7 @@ def euclidean(a: Array, b: Array) -> Array:
         import torch
 
         return -torch.cdist(a, b, p=2.0)
-    sq = (a * a).sum(-1)[:, None] + (b * b).sum(-1)[None, :] - 2.0 * (a @ b.T)
-    return -np.sqrt(np.maximum(sq, 0.0))
+    return -_chunked_distance(a, b, lambda d: np.sqrt((d * d).sum(-1)))
 
 
 def manhattan(a: Array, b: Array) -> Array:
@@ -111,10 +110,16 @@ def manhattan(a: Array, b: Array) -> Array:
         import torch
 
         return -torch.cdist(a, b, p=1.0)
+    return -_chunked_distance(a, b, lambda d: np.abs(d).sum(-1))
+
+
+def _chunked_distance(a: np.ndarray, b: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Exact distances from differences (no ``|a|² + |b|² - 2ab`` cancellation), in row chunks that bound the
+    ``(chunk, M, D)`` temporary to about 64 MB."""
     out = np.empty((a.shape[0], b.shape[0]), dtype=np.result_type(a, b))
-    for start in range(0, a.shape[0], 256):  # bound the (chunk, M, D) temporary
-        chunk = a[start : start + 256]
-        out[start : start + 256] = -np.abs(chunk[:, None, :] - b[None, :, :]).sum(-1)
+    step = max(1, (1 << 24) // max(1, b.shape[0] * a.shape[1]))
+    for start in range(0, a.shape[0], step):
+        out[start : start + step] = reduce(a[start : start + step, None, :] - b[None, :, :])
     return out
 
 

@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
     sts.set_defaults(func=_cmd_eval_sts)
 
+    p = sub.add_parser("export", help="export the whole pipeline to one ONNX graph, checked against torch")
+    p.add_argument("model", help="model name or folder")
+    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument("--quantize", choices=["int8"], help="also write onnx/model_qint8.onnx (dynamic int8 weights)")
+    p.add_argument("--output", type=Path, help="write a complete copy of the model folder here (default: in place)")
+    p.add_argument("--calibration", type=Path, help="texts (.txt, one per line) to check the graph on")
+    p.add_argument("--sts", type=Path, help="an STS file: report each graph's Spearman on it")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("info", help="describe a model: modules, dimension, max length, files")
     p.add_argument("model", help="model name or folder")
     p.set_defaults(func=_cmd_info)
@@ -113,6 +122,23 @@ def _cmd_eval_sts(args: argparse.Namespace) -> int:
     print(f"primary: {result.primary_metric} = {result.primary_value:.2f}")
     if args.json_out:
         args.json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import sentvec
+    from sentvec.cli.textio import read_texts
+    from sentvec.export import export_onnx
+
+    texts = list(read_texts(args.calibration)) if args.calibration else None
+    model = sentvec.load(args.model, backend="torch", device="cpu")
+    report = export_onnx(model, args.output, quantize=args.quantize, calibration_texts=texts, sts_file=args.sts)
+    print(f"exported to {report.folder}/onnx ({report.calibration_texts} calibration texts)")
+    for check in report.checks:
+        line = f"  {check.file}: max abs diff {check.max_abs_diff:.2e}, mean cosine {check.mean_cosine:.6f}"
+        if check.sts_spearman is not None:
+            line += f", STS Spearman {check.sts_spearman:.2f} (torch {check.sts_spearman_torch:.2f})"
+        print(line)
     return 0
 
 

@@ -47,15 +47,17 @@ _ALIASES = {
     "weightedmean_tokens": "weightedmean",
     "last_token": "lasttoken",
 }
-# Legacy config keys (one boolean per mode), as written by sentence-transformers < 6.
+# Legacy config keys (one boolean per mode), as written by sentence-transformers < 6, in the order in which
+# sentence-transformers concatenates the enabled modes.
 _LEGACY_KEYS = {
     "pooling_mode_cls_token": PoolingMode.CLS,
-    "pooling_mode_mean_tokens": PoolingMode.MEAN,
     "pooling_mode_max_tokens": PoolingMode.MAX,
+    "pooling_mode_mean_tokens": PoolingMode.MEAN,
     "pooling_mode_mean_sqrt_len_tokens": PoolingMode.MEAN_SQRT_LEN,
     "pooling_mode_weightedmean_tokens": PoolingMode.WEIGHTED_MEAN,
     "pooling_mode_lasttoken": PoolingMode.LAST_TOKEN,
 }
+_LEGACY_ORDER = tuple(_LEGACY_KEYS.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +74,13 @@ class PoolingConfig:
         return self.dimension * len(self.modes)
 
     def to_json(self) -> dict[str, Any]:
-        """The classic on-disk form, which every sentence-transformers version reads."""
+        """The classic on-disk form (booleans), which every sentence-transformers version reads, when it can
+        express the order of the modes; otherwise the newer ``pooling_mode`` list, which keeps it."""
         data: dict[str, Any] = {"word_embedding_dimension": self.dimension}
-        data.update({key: mode in self.modes for key, mode in _LEGACY_KEYS.items()})
+        if tuple(sorted(self.modes, key=_LEGACY_ORDER.index)) == self.modes:
+            data.update({key: mode in self.modes for key, mode in _LEGACY_KEYS.items()})
+        else:
+            data["pooling_mode"] = [mode.value for mode in self.modes]
         data["include_prompt"] = self.include_prompt
         return data
 
@@ -113,7 +119,8 @@ class Pooling(Module):
         tokens = features["token_embeddings"]  # (B, T, H)
         mask = features["attention_mask"]  # (B, T)
         prompt_length = features.get("prompt_length")
-        pool_mask = mask
+        # an exported graph takes the prompt-free mask as an input of its own
+        pool_mask: Any = features.get("pooling_mask", mask)
         if prompt_length and not self.config.include_prompt:
             pool_mask = mask.clone()
             pool_mask[:, : int(prompt_length)] = 0  # right padding: the prompt is the first tokens

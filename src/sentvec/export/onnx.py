@@ -1,0 +1,202 @@
+"""torch → one ONNX graph (Transformer + Pooling + Dense + Normalize), checked against torch after export."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentvec.backends.base import OutputValue
+from sentvec.backends.onnx import FP32_FILE, INT8_FILE, ONNX_DIR, OnnxBackend
+from sentvec.batching import length_sorted_batches
+from sentvec.errors import SentvecError
+
+logger = logging.getLogger(__name__)
+
+FP32_TOLERANCE = 1e-4
+REPORT_FILE = "export_report.json"
+_VOCAB_TEXT = """
+the a man woman child dog cat is are was playing eating running walking reading writing on in at with under
+over near street park kitchen guitar piano ball bread water river mountain city small large red blue quickly
+slowly today yesterday because although while and or but not very two three several people a new study shows
+that markets rose sharply after the announcement of lower interest rates 北京 今天 天气 很好 我们 学习 机器 翻译
+émigré naïve café 123 4.5% e-mail co-operate don't U.S.A. #hashtag @user
+"""
+
+
+class ExportError(SentvecError, RuntimeError):
+    """The exported graph disagrees with the torch model beyond tolerance (or could not be built)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphCheck:
+    """How one graph compares with the torch model on the calibration texts."""
+
+    file: str
+    max_abs_diff: float
+    mean_cosine: float
+    min_cosine: float
+    sts_spearman: float | None = None
+    sts_spearman_torch: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportReport:
+    """What was exported and how closely it matches torch (also written to ``onnx/export_report.json``)."""
+
+    folder: str
+    calibration_texts: int
+    checks: tuple[GraphCheck, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return dataclasses.asdict(self)
+
+
+def default_calibration_texts(n: int = 512, max_words: int = 400, seed: int = 0) -> list[str]:
+    """Deterministic texts of varied length, from one word up to beyond any usual ``max_seq_length``."""
+    rng = random.Random(seed)
+    lengths = [max(1, int(max_words * (i / n) ** 2)) for i in range(n)]  # many short, some very long
+    words = _VOCAB_TEXT.split()
+    return [" ".join(rng.choice(words) for _ in range(k)) for k in lengths]
+
+
+class _Graph:
+    """The torch module that is traced: token tensors in, both outputs out."""
+
+    @staticmethod
+    def build(pipeline: Any, with_pooling_mask: bool) -> Any:
+        import torch
+
+        class Wrapper(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.pipeline = pipeline
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, *rest: Any) -> Any:
+                feats = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+                if rest:
+                    feats["pooling_mask"] = rest[0]
+                feats = self.pipeline(feats)
+                return feats["sentence_embedding"], feats["token_embeddings"]
+
+        return Wrapper().eval()
+
+
+def _export_fp32(model: Any, path: Path, opset: int) -> None:
+    import torch
+
+    backend = model.backend
+    with_pooling_mask = any(type(m).__name__ == "Pooling" and not m.config.include_prompt for m in backend.modules)
+    wrapper = _Graph.build(backend.pipeline, with_pooling_mask)
+    tokenized = model.tokenizer.tokenize(["sentvec exports a graph", "short"])
+    batch = next(length_sorted_batches(tokenized, 2, model.tokenizer.pad_id))
+    names = ["input_ids", "attention_mask", "token_type_ids"] + (["pooling_mask"] if with_pooling_mask else [])
+    arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids] + (
+        [batch.attention_mask] if with_pooling_mask else []
+    )
+    args = tuple(torch.from_numpy(a).to(backend.device) for a in arrays)
+    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
+    axes["sentence_embedding"] = {0: "batch"}
+    axes["token_embeddings"] = {0: "batch", 1: "sequence"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["sentence_embedding", "token_embeddings"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def _quantize_int8(fp32: Path, int8: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False)
+
+
+def _check(model: Any, graph: Path, texts: Sequence[str], sts: Any | None) -> GraphCheck:
+    onnx_backend = OnnxBackend(graph)
+    tokenized = model.tokenizer.tokenize(list(texts))
+    diffs, cosines = [], []
+    for batch in length_sorted_batches(tokenized, 32, model.tokenizer.pad_id):
+        ref = model.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING).cpu().numpy()
+        got = onnx_backend.forward(batch, OutputValue.SENTENCE_EMBEDDING)
+        diffs.append(float(np.abs(ref - got).max()))
+        num = (ref * got).sum(1)
+        cosines.extend(num / np.maximum(np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1), 1e-12))
+    spearman = spearman_torch = None
+    if sts is not None:
+        from sentvec.encoder import SentenceEncoder
+
+        onnx_model = SentenceEncoder(model.tokenizer, onnx_backend, model.config, source=model.source)
+        spearman = round(sts(onnx_model).primary_value, 4)
+        spearman_torch = round(sts(model).primary_value, 4)
+    return GraphCheck(
+        file=f"{ONNX_DIR}/{graph.name}",
+        max_abs_diff=max(diffs),
+        mean_cosine=float(np.mean(cosines)),
+        min_cosine=float(np.min(cosines)),
+        sts_spearman=spearman,
+        sts_spearman_torch=spearman_torch,
+    )
+
+
+def export_onnx(
+    model: Any,
+    output: str | Path | None = None,
+    *,
+    quantize: str | None = None,
+    calibration_texts: Sequence[str] | None = None,
+    sts_file: str | Path | None = None,
+    opset: int = 17,
+) -> ExportReport:
+    """Export ``model`` (a torch-backed :class:`SentenceEncoder`) to ``<folder>/onnx/model.onnx``.
+
+    ``output``: write a complete copy of the model folder there first (loadable by ``sentvec.load`` and by
+    sentence-transformers) and put ``onnx/`` inside; default: the model's own folder. ``quantize="int8"`` adds
+    ``onnx/model_qint8.onnx`` (dynamic int8 weights). Every graph is checked against torch on the calibration
+    texts (default: :func:`default_calibration_texts`); an fp32 graph whose max abs difference exceeds 1e-4
+    raises :class:`ExportError`. With ``sts_file`` the STS Spearman of each graph is reported too.
+    """
+    if model.backend.name != "torch":
+        raise ValueError("export needs a torch-backed model: sentvec.load(..., backend='torch')")
+    if quantize not in (None, "int8"):
+        raise ValueError(f"unknown quantization {quantize!r}; valid: int8")
+    folder = Path(output) if output is not None else model.source
+    if folder is None:
+        raise ValueError("the model has no folder: pass output=")
+    if output is not None:
+        model.save(folder)
+    texts = list(calibration_texts) if calibration_texts is not None else default_calibration_texts()
+    sts = None
+    if sts_file is not None:
+        from sentvec.evaluation import SimilarityEvaluator
+
+        sts = SimilarityEvaluator.from_file(sts_file)
+    fp32 = folder / ONNX_DIR / FP32_FILE
+    _export_fp32(model, fp32, opset)
+    checks = [_check(model, fp32, texts, sts)]
+    if checks[0].max_abs_diff > FP32_TOLERANCE:
+        raise ExportError(
+            f"{fp32}: the exported graph differs from torch by {checks[0].max_abs_diff:.2e} "
+            f"(> {FP32_TOLERANCE:g}) on the calibration texts"
+        )
+    if quantize == "int8":
+        int8 = folder / ONNX_DIR / INT8_FILE
+        _quantize_int8(fp32, int8)
+        checks.append(_check(model, int8, texts, sts))
+    report = ExportReport(folder=str(folder), calibration_texts=len(texts), checks=tuple(checks))
+    (folder / ONNX_DIR / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return report
