@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.backends.base import Backend, OutputValue
-from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, length_sorted_batches
+from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, batch_count, length_sorted_batches
 from sentvec.formats import ST_CONFIG_FILE, EncoderConfig, write_json
 from sentvec.quantization import Precision, quantize_embeddings
 from sentvec.similarity import Array, SimilarityFunction
@@ -33,6 +33,7 @@ ENCODE_KEYWORDS = (
     "truncate_dim",
     "return_info",
     "quantization_ranges",
+    "max_batch_tokens",
 )
 # Files that describe a tokenizer to libraries other than ``tokenizers`` (copied on save).
 TOKENIZER_SIDE_FILES = (
@@ -64,6 +65,7 @@ class EncodeOptions:
     truncate_dim: int | None = None
     return_info: bool = False
     quantization_ranges: np.ndarray | None = None
+    max_batch_tokens: int | None = None
 
 
 class SentenceEncoder:
@@ -136,8 +138,9 @@ class SentenceEncoder:
         ``show_progress_bar``, ``output_value`` ("sentence_embedding" | "token_embeddings"), ``precision``
         ("float32" | "int8" | "uint8" | "binary" | "ubinary"), ``convert_to_numpy``, ``convert_to_tensor``,
         ``normalize_embeddings``, ``prompt``, ``prompt_name``, ``truncate_dim``, ``device``,
-        ``quantization_ranges`` (int8/uint8 ranges, shape (2, D)) and ``return_info``: when true, returns
-        ``(embeddings, EncodeInfo)`` with per-input token counts and which inputs were truncated.
+        ``quantization_ranges`` (int8/uint8 ranges, shape (2, D)), ``max_batch_tokens`` (also bound each batch's
+        padded token count, so long and short texts both run near the best batch shape) and ``return_info``:
+        when true, returns ``(embeddings, EncodeInfo)`` with per-input token counts and which inputs were truncated.
         """
         opts = self._options(kwargs)
         texts, single = _as_texts(sentences)
@@ -192,8 +195,10 @@ class SentenceEncoder:
         return self.tokenizer.count_tokens(prompt) - 1
 
     def _batches_iter(self, tokenized: Tokenized, opts: EncodeOptions) -> Iterable[Any]:
-        batches: Iterable[Any] = length_sorted_batches(tokenized, opts.batch_size, self.tokenizer.pad_id)
-        n_batches = -(-len(tokenized.ids) // opts.batch_size)
+        batches: Iterable[Any] = length_sorted_batches(
+            tokenized, opts.batch_size, self.tokenizer.pad_id, opts.max_batch_tokens
+        )
+        n_batches = batch_count(tokenized, opts.batch_size, opts.max_batch_tokens)
         show = opts.show_progress_bar
         if show is None:
             show = n_batches >= PROGRESS_MIN_BATCHES

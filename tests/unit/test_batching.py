@@ -112,3 +112,24 @@ class TestLengthSortedBatches:
     def test_bad_batch_size(self):
         with pytest.raises(ValueError, match="batch_size"):
             list(length_sorted_batches(_tokenized([1, 2]), batch_size=0))
+
+
+def test_token_budget_bounds_padded_tokens_and_keeps_every_row(model):
+    from sentvec.batching import batch_count, length_sorted_batches
+
+    texts = ["word " * n for n in (1, 2, 3, 5, 8, 13, 13, 2, 1, 9, 4, 6)]
+    tokenized = model.tokenizer.tokenize(texts)
+    batches = list(length_sorted_batches(tokenized, batch_size=8, max_tokens=24))
+    assert len(batches) == batch_count(tokenized, 8, 24)
+    seen = sorted(int(r) for b in batches for r in b.rows)
+    assert seen == list(range(len(texts)))  # none lost, none twice
+    for b in batches:
+        assert b.input_ids.size <= 24 or len(b.rows) == 1  # a single over-long row still runs
+        assert len(b.rows) <= 8
+
+
+def test_token_budget_does_not_change_embeddings(model):
+    texts = ["word " * n for n in (1, 2, 3, 5, 8, 13, 13, 2, 1, 9, 4, 6)]
+    a = model.encode(texts, batch_size=4)
+    b = model.encode(texts, batch_size=64, max_batch_tokens=20)
+    assert abs(a - b).max() <= 1e-5
