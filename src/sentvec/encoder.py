@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,26 @@ class SentenceEncoder:
         if single:
             result = result[0]
         return (result, tokenized.info) if opts.return_info else result
+
+    def encode_stream(self, sentences: Iterable[str], *, chunk_size: int = 4096, **kwargs: Any) -> Iterator[Any]:
+        """Encode an iterable lazily, ``chunk_size`` texts at a time: yields one ``(n, D)`` array per chunk, so
+        memory stays bounded however many texts the iterable holds. Keywords as for :meth:`encode`
+        (``return_info`` yields ``(array, EncodeInfo)`` pairs)."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        kwargs.setdefault("show_progress_bar", False)
+        chunk: list[str] = []
+        offset = 0
+        for text in sentences:
+            if not isinstance(text, str):
+                raise TypeError(f"input at index {offset + len(chunk)} is {type(text).__name__}, expected str")
+            chunk.append(text)
+            if len(chunk) == chunk_size:
+                yield self.encode(chunk, **kwargs)
+                offset += len(chunk)
+                chunk = []
+        if chunk:
+            yield self.encode(chunk, **kwargs)
 
     def _options(self, kwargs: dict[str, Any]) -> EncodeOptions:
         unknown = sorted(set(kwargs) - set(ENCODE_KEYWORDS))

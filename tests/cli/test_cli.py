@@ -170,3 +170,46 @@ def test_eval_sts_prints_published_spearman(tmp_path, capsys):
     result = json.loads(out_json.read_text())
     assert result["primary_metric"] == "spearman_cosine"
     assert round(result["primary_value"], 2) == 82.03
+
+
+@pytest.mark.real_model
+def test_encode_streams_in_chunks_with_the_same_result(tmp_path):
+    texts = [f"sentence number {i} about topic {i % 7}" for i in range(23)]
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    outputs = {}
+    for name, chunk in (("whole.npy", "1000"), ("chunks.npy", "5"), ("chunks.jsonl", "5"), ("chunks.parquet", "4")):
+        out = tmp_path / name
+        assert (
+            main(["encode", "-m", "all-MiniLM-L6-v2", "--input", str(src), "--output", str(out), "--chunk-size", chunk])
+            == 0
+        )
+        outputs[name] = out
+    whole = np.load(outputs["whole.npy"])
+    assert whole.shape == (23, 384)
+    np.testing.assert_allclose(np.load(outputs["chunks.npy"]), whole, atol=1e-6)
+    rows = [json.loads(line) for line in outputs["chunks.jsonl"].read_text().splitlines()]
+    assert [r["id"] for r in rows] == list(range(23))
+    np.testing.assert_allclose(np.array([r["embedding"] for r in rows]), whole, atol=1e-6)
+    table = pytest.importorskip("pyarrow.parquet").read_table(outputs["chunks.parquet"])
+    assert table.column("id").to_pylist() == list(range(23))
+
+
+def test_encode_stream_bounds_chunks_and_names_bad_items():
+    class Counting:
+        """Encodes nothing: records the sizes of the chunks encode_stream asks for."""
+
+        def __init__(self):
+            self.sizes = []
+
+        def encode(self, texts, **kwargs):
+            self.sizes.append(len(texts))
+            return np.zeros((len(texts), 2))
+
+    from sentvec.encoder import SentenceEncoder
+
+    fake = Counting()
+    chunks = list(SentenceEncoder.encode_stream(fake, (f"t{i}" for i in range(10)), chunk_size=4))
+    assert fake.sizes == [4, 4, 2] and sum(len(c) for c in chunks) == 10
+    with pytest.raises(TypeError, match="index 5 is int"):
+        list(SentenceEncoder.encode_stream(fake, ["a"] * 5 + [3], chunk_size=4))

@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path, help=".npy, .parquet or .jsonl")
     p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--chunk-size", type=int, default=4096, help="texts read and written at a time (bounds memory)")
     p.add_argument("--precision", default="float32", choices=["float32", "int8", "uint8", "binary", "ubinary"])
     p.set_defaults(func=_cmd_encode)
 
@@ -74,23 +75,43 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from sentvec.cli.textio import OUTPUT_TYPES, read_texts, write_embeddings
+    from tqdm.auto import tqdm
+
+    from sentvec.cli.textio import OUTPUT_TYPES, EmbeddingWriter, read_texts
 
     if args.output.suffix.lower() not in OUTPUT_TYPES:
         raise ValueError(f"{args.output}: unsupported output type; use one of {', '.join(OUTPUT_TYPES)}")
-    texts = list(read_texts(args.input, field=args.field, column=args.column))
+
+    def texts() -> Any:
+        return read_texts(args.input, field=args.field, column=args.column)
+
+    total = sum(1 for _ in texts())  # one cheap pass: validates every row and sizes the output
+    if total == 0:
+        raise ValueError(f"{args.input}: no texts")
+    writer = EmbeddingWriter(args.output, total=total)
     model = _load(args)
-    emb, info = model.encode(
-        texts,
+    n_tokens = n_truncated = 0
+    progress = tqdm(total=total, desc="Encoding", unit="text", disable=total < 1000)
+    chunks = model.encode_stream(
+        texts(),
+        chunk_size=args.chunk_size,
         batch_size=args.batch_size,
         normalize_embeddings=args.normalize,
         precision=args.precision,
         return_info=True,
     )
-    write_embeddings(args.output, emb)
+    try:
+        for emb, info in chunks:
+            writer.write(emb)
+            n_tokens += info.total_tokens
+            n_truncated += info.n_truncated
+            progress.update(len(emb))
+    finally:
+        progress.close()
+        writer.close()
     print(
-        f"wrote {emb.shape[0]} x {emb.shape[1]} {emb.dtype} embeddings to {args.output} "
-        f"({info.total_tokens} tokens, {info.n_truncated} truncated at {info.max_seq_length})"
+        f"wrote {writer.rows} embeddings to {args.output} "
+        f"({n_tokens} tokens, {n_truncated} truncated at {model.max_seq_length})"
     )
     return 0
 

@@ -6,6 +6,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,30 +74,67 @@ def _delimited(path: Path, column: str, delimiter: str) -> Iterator[str]:
             yield row[index]
 
 
-def write_embeddings(path: Path, embeddings: np.ndarray, texts: list[str] | None = None) -> None:
-    """Write ``(N, D)`` embeddings as ``.npy``, ``.parquet`` (columns ``id``, ``embedding``) or ``.jsonl``."""
-    suffix = path.suffix.lower()
-    if suffix not in OUTPUT_TYPES:
-        raise ValueError(f"{path}: unsupported output type {suffix!r}; use one of {', '.join(OUTPUT_TYPES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".npy":
-        np.save(path, embeddings)
-    elif suffix == ".jsonl":
-        with open(path, "w", encoding="utf-8") as f:
-            for i, vec in enumerate(embeddings):
-                f.write(json.dumps({"id": i, "embedding": vec.tolist()}) + "\n")
-    else:
-        _write_parquet(path, embeddings)
+class EmbeddingWriter:
+    """Writes ``(n, D)`` chunks of embeddings as they come: ``.npy`` (needs the total row count up front),
+    ``.parquet`` (columns ``id``, ``embedding``: a fixed-size list) or ``.jsonl`` (``{"id", "embedding"}``)."""
+
+    def __init__(self, path: Path, total: int | None = None) -> None:
+        self.path = path
+        self.suffix = path.suffix.lower()
+        if self.suffix not in OUTPUT_TYPES:
+            raise ValueError(f"{path}: unsupported output type {self.suffix!r}; use one of {', '.join(OUTPUT_TYPES)}")
+        if self.suffix == ".npy" and total is None:
+            raise ValueError("writing .npy needs the total number of rows")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.total = total
+        self.rows = 0
+        self._sink: Any = None
+
+    def write(self, chunk: np.ndarray) -> None:
+        """Append one chunk."""
+        if self.suffix == ".npy":
+            if self._sink is None:
+                shape = (self.total, *chunk.shape[1:])
+                self._sink = np.lib.format.open_memmap(self.path, mode="w+", dtype=chunk.dtype, shape=shape)
+            self._sink[self.rows : self.rows + len(chunk)] = chunk
+        elif self.suffix == ".jsonl":
+            if self._sink is None:
+                self._sink = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            for i, vec in enumerate(chunk):
+                self._sink.write(json.dumps({"id": self.rows + i, "embedding": vec.tolist()}) + "\n")
+        else:
+            table = _parquet_table(chunk, self.rows)
+            if self._sink is None:
+                from sentvec._extras import require
+
+                pq = require("pyarrow.parquet", "Writing .parquet")
+                self._sink = pq.ParquetWriter(str(self.path), table.schema)
+            self._sink.write_table(table)
+        self.rows += len(chunk)
+
+    def close(self) -> None:
+        """Flush and close."""
+        if self._sink is None:
+            return
+        if self.suffix == ".npy":
+            self._sink.flush()
+        else:
+            self._sink.close()
+        self._sink = None
 
 
-def _write_parquet(path: Path, embeddings: np.ndarray) -> None:
+def write_embeddings(path: Path, embeddings: np.ndarray) -> None:
+    """Write all ``(N, D)`` embeddings at once."""
+    writer = EmbeddingWriter(path, total=len(embeddings))
+    writer.write(embeddings)
+    writer.close()
+
+
+def _parquet_table(embeddings: np.ndarray, first_id: int) -> Any:
     from sentvec._extras import require
 
     pa = require("pyarrow", "Writing .parquet")
-    pq = require("pyarrow.parquet", "Writing .parquet")
     n, dim = embeddings.shape
-    value_type = pa.from_numpy_dtype(embeddings.dtype)
-    flat = pa.array(np.ascontiguousarray(embeddings).reshape(-1), type=value_type)
+    flat = pa.array(np.ascontiguousarray(embeddings).reshape(-1), type=pa.from_numpy_dtype(embeddings.dtype))
     column = pa.FixedSizeListArray.from_arrays(flat, dim)
-    table = pa.table({"id": pa.array(np.arange(n, dtype=np.int64)), "embedding": column})
-    pq.write_table(table, str(path))
+    return pa.table({"id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)), "embedding": column})
