@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.errors import DataFormatError
+from sentvec.jsonl import iter_objects
 
 INPUT_TYPES = (".txt", ".jsonl", ".csv", ".tsv")
 OUTPUT_TYPES = (".npy", ".parquet", ".jsonl")
@@ -42,19 +43,12 @@ def _txt(path: Path) -> Iterator[str]:
 
 
 def _jsonl(path: Path, field: str) -> Iterator[str]:
-    with open(path, encoding="utf-8") as f:
-        for line, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise DataFormatError(path, line, f"malformed JSON: {e.msg}") from e
-            if not isinstance(obj, dict) or field not in obj:
-                raise DataFormatError(path, line, "missing field", field)
-            if not isinstance(obj[field], str):
-                raise DataFormatError(path, line, f"expected text, got {type(obj[field]).__name__}", field)
-            yield obj[field]
+    for line, obj in iter_objects(path):
+        if field not in obj:
+            raise DataFormatError(path, line, "missing field", field)
+        if not isinstance(obj[field], str):
+            raise DataFormatError(path, line, f"expected text, got {type(obj[field]).__name__}", field)
+        yield obj[field]
 
 
 def _delimited(path: Path, column: str, delimiter: str) -> Iterator[str]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sentvec.errors import DataFormatError
+from sentvec.jsonl import iter_objects
 
 DEFAULT_COLUMNS = ("sentence1", "sentence2", "score")
 
@@ -94,20 +94,11 @@ def _header_positions(path: Path, row: list[str], names: Sequence[str]) -> list[
 
 
 def _jsonl_rows(path: Path, names: Sequence[str]) -> Iterator[Row]:
-    with open(path, encoding="utf-8") as f:
-        for line, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise DataFormatError(path, line, f"malformed JSON: {e.msg}") from e
-            if not isinstance(obj, dict):
-                raise DataFormatError(path, line, "expected a JSON object")
-            for name in names:
-                if name not in obj:
-                    raise DataFormatError(path, line, "missing field", name)
-            yield line, obj[names[0]], obj[names[1]], obj[names[2]]
+    for line, obj in iter_objects(path):
+        for name in names:
+            if name not in obj:
+                raise DataFormatError(path, line, "missing field", name)
+        yield line, obj[names[0]], obj[names[1]], obj[names[2]]
 
 
 def _is_number(value: str) -> bool:
