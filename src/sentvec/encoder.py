@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sentvec.backends.base import Backend, OutputValue
-from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, batch_count, length_sorted_batches
+from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, batch_count, length_sorted_batches, pad_batch
 from sentvec.formats import ST_CONFIG_FILE, EncoderConfig, write_json
 from sentvec.quantization import Precision, quantize_embeddings
 from sentvec.similarity import Array, SimilarityFunction
@@ -289,6 +289,30 @@ class SentenceEncoder:
             return emb if isinstance(emb, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(emb))
         arr = _numpy(emb) if emb.dtype != np.int8 and emb.dtype != np.uint8 else emb
         return arr if opts.convert_to_numpy else list(arr)
+
+    # --- training hooks -------------------------------------------------------------------------------
+    @property
+    def module(self) -> Any:
+        """The trainable ``torch.nn.Module`` (the torch backend's pipeline)."""
+        pipeline = getattr(self.backend, "pipeline", None)
+        if pipeline is None:
+            raise TypeError(f"the {self.backend.name} backend cannot be trained; load the model with backend='torch'")
+        return pipeline
+
+    def embed(self, texts: Sequence[str], prompt: str | None = None) -> Any:
+        """The training forward pass: sentence embeddings (B, D) as a torch tensor that carries gradients.
+
+        Inputs are truncated at ``max_seq_length`` as in :meth:`encode`; rows keep the input order.
+        """
+        module = self.module
+        texts, _ = _as_texts(texts)
+        prompt_length = self._prompt_length(prompt)
+        if prompt:
+            texts = [prompt + t for t in texts]
+        tokenized = self.tokenizer.tokenize(texts)
+        batch = pad_batch(tokenized.ids, np.arange(len(texts)), self.tokenizer.pad_id)
+        features = self.backend.features(batch, prompt_length)  # type: ignore[attr-defined]
+        return module(features)["sentence_embedding"]
 
     # --- similarity -------------------------------------------------------------------------------
     def similarity(self, a: Array, b: Array) -> Array:

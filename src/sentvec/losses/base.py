@@ -1,0 +1,56 @@
+"""The loss contract: embed each input column, then score from the embeddings.
+
+Splitting the two steps is what lets wrappers reuse the scoring: the cached (GradCache) variants embed in
+chunks without gradients and replay them; Matryoshka scores truncated embeddings; a distributed run gathers
+embeddings from all ranks before scoring.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+
+
+class LabelKind(str, enum.Enum):
+    """What the label column of a loss's data holds."""
+
+    NONE = "none"  # no label: (anchor, positive[, negatives...]) tuples
+    BINARY = "binary"  # 1 similar / 0 dissimilar
+    SCORE = "score"  # a similarity score (float)
+    CLASS = "class"  # an integer class id
+    EMBEDDING = "embedding"  # a target vector (distillation)
+
+
+class Loss(torch.nn.Module, abc.ABC):
+    """A training objective over a batch of text columns.
+
+    ``forward(columns, labels)``: ``columns`` is a list of text lists, one per input column (all of length B);
+    ``labels`` is a tensor of shape (B, ...) or None. Subclasses implement :meth:`compute_loss_from_embeddings`.
+    """
+
+    label_kind: ClassVar[LabelKind] = LabelKind.NONE
+    min_columns: ClassVar[int] = 1
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def embed(self, columns: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        """One (B, D) embedding tensor per column, with gradients."""
+        return [self.model.embed(list(column)) for column in columns]
+
+    def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Embed, then score."""
+        if len(columns) < self.min_columns:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {self.min_columns} text columns, got {len(columns)}"
+            )
+        return self.compute_loss_from_embeddings(self.embed(columns), labels)
+
+    @abc.abstractmethod
+    def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
+        """The scalar loss from one (B, D) tensor per column."""
