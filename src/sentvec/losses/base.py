@@ -8,21 +8,14 @@ embeddings from all ranks before scoring.
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 
+from sentvec.training.data import LabelKind
 
-class LabelKind(str, enum.Enum):
-    """What the label column of a loss's data holds."""
-
-    NONE = "none"  # no label: (anchor, positive[, negatives...]) tuples
-    BINARY = "binary"  # 1 similar / 0 dissimilar
-    SCORE = "score"  # a similarity score (float)
-    CLASS = "class"  # an integer class id
-    EMBEDDING = "embedding"  # a target vector (distillation)
+__all__ = ["LabelKind", "Loss"]
 
 
 class Loss(torch.nn.Module, abc.ABC):
