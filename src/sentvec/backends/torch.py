@@ -114,11 +114,18 @@ class TorchBackend(Backend):
     def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> Any:
         """Run the pipeline without gradients; returns float32 tensors."""
         feats = self.features(batch, prompt_length)
-        with torch.inference_mode(), self._autocast():
-            if output is OutputValue.TOKEN_EMBEDDINGS:
-                out = self.transformer(feats)["token_embeddings"]  # (B, T, H)
-            else:
-                out = self.pipeline(feats)["sentence_embedding"]  # (B, D)
+        training = self.pipeline.training  # encode always runs without dropout, even mid-training
+        if training:
+            self.pipeline.eval()
+        try:
+            with torch.inference_mode(), self._autocast():
+                if output is OutputValue.TOKEN_EMBEDDINGS:
+                    out = self.transformer(feats)["token_embeddings"]  # (B, T, H)
+                else:
+                    out = self.pipeline(feats)["sentence_embedding"]  # (B, D)
+        finally:
+            if training:
+                self.pipeline.train()
         return out.float()
 
     def _autocast(self) -> Any:

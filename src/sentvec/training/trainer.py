@@ -134,6 +134,7 @@ class Trainer:
                     break
         finally:
             progress.close()
+            self.module.eval()
         return self._finish(last_loss)
 
     def _batch_groups(self) -> Iterator[list[tuple[int, list[Example]]]]:
