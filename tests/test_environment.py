@@ -14,3 +14,11 @@ import pytest
 )
 def test_ci_has_every_test_dependency(module):
     importlib.import_module(module)
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="only CI is required to have the shared data")
+def test_ci_has_the_sts_benchmark():
+    from pathlib import Path
+
+    stsb = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stsb"
+    assert (stsb / "stsb-en-test.csv").is_file(), f"{stsb} is missing: the STS tests would skip"
