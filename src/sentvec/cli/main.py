@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sts", type=Path, help="an STS file: report each graph's Spearman on it")
     p.set_defaults(func=_cmd_export)
 
+    from sentvec.cli import train
+
+    train.add_parser(sub)
+
     p = sub.add_parser("info", help="describe a model: modules, dimension, max length, files")
     p.add_argument("model", help="model name or folder")
     p.set_defaults(func=_cmd_info)

@@ -1,15 +1,29 @@
 """Evaluators: small callables that take a model and return a frozen result with a primary metric."""
 
 from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.classification import BinaryClassificationEvaluator
 from sentvec.evaluation.data import ScoredPairs, load_scored_pairs
+from sentvec.evaluation.mse import MSEEvaluator
+from sentvec.evaluation.retrieval import InformationRetrievalEvaluator, load_beir, retrieval_metrics
+from sentvec.evaluation.sequential import SequentialEvaluator
 from sentvec.evaluation.sts import SimilarityEvaluator, pearson, spearman
+from sentvec.evaluation.translation import TranslationEvaluator
+from sentvec.evaluation.triplet import TripletEvaluator
 
 __all__ = [
+    "BinaryClassificationEvaluator",
     "EvaluationResult",
     "Evaluator",
+    "InformationRetrievalEvaluator",
+    "MSEEvaluator",
     "ScoredPairs",
+    "SequentialEvaluator",
     "SimilarityEvaluator",
+    "TranslationEvaluator",
+    "TripletEvaluator",
+    "load_beir",
     "load_scored_pairs",
     "pearson",
+    "retrieval_metrics",
     "spearman",
 ]

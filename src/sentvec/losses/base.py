@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -25,8 +25,9 @@ class Loss(torch.nn.Module, abc.ABC):
     ``labels`` is a tensor of shape (B, ...) or None. Subclasses implement :meth:`compute_loss_from_embeddings`.
     """
 
-    label_kind: ClassVar[LabelKind] = LabelKind.NONE
-    min_columns: ClassVar[int] = 1
+    # class defaults; a wrapper (e.g. MatryoshkaLoss) sets them per instance from the loss it wraps
+    label_kind: LabelKind = LabelKind.NONE
+    min_columns: int = 1
 
     def __init__(self, model: Any) -> None:
         super().__init__()

@@ -1,0 +1,361 @@
+"""Information retrieval: rank a corpus for each query by exact search, score the rankings against qrels."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentvec.errors import DataFormatError
+from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.jsonl import iter_objects
+from sentvec.search.exact import TopK, semantic_search_arrays
+from sentvec.similarity import SimilarityFunction
+
+Relevant = Iterable[Hashable] | Mapping[Hashable, float]
+
+
+def _grades(qid: Hashable, relevant: Relevant) -> dict[Hashable, float]:
+    """``{corpus id: grade}`` of the relevant documents (grade > 0); a plain collection means grade 1 each."""
+    if not isinstance(relevant, Mapping):
+        return dict.fromkeys(relevant, 1.0)
+    grades: dict[Hashable, float] = {}
+    for cid, grade in relevant.items():
+        value = float(grade)
+        if not math.isfinite(value):
+            raise ValueError(f"relevance of document {cid!r} for query {qid!r} is not finite: {grade!r}")
+        if value > 0:
+            grades[cid] = value
+    return grades
+
+
+def _check_ks(label: str, ks: Sequence[int]) -> list[int]:
+    values = list(dict.fromkeys(int(k) for k in ks))
+    if not values or min(values) < 1:
+        raise ValueError(f"{label} must be a non-empty list of integers >= 1, got {list(ks)}")
+    return values
+
+
+def retrieval_metrics(
+    rankings: Sequence[Sequence[Hashable]],
+    relevant: Sequence[Mapping[Hashable, float]],
+    *,
+    mrr_at_k: Sequence[int] = (10,),
+    ndcg_at_k: Sequence[int] = (10,),
+    accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
+    precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
+    map_at_k: Sequence[int] = (100,),
+) -> dict[str, float]:
+    """Mean over queries of Accuracy@k, Precision@k, Recall@k, MRR@k, NDCG@k and MAP@k.
+
+    ``rankings[i]`` is query i's ranked corpus ids (best first); ``relevant[i]`` maps its relevant ids to grades
+    > 0 (it must not be empty). A document is relevant when it has a grade. Precision@k divides by k, Recall@k by
+    the number of relevant documents, MAP@k's average precision by ``min(k, number relevant)``. NDCG@k uses the
+    grades as gains with the ``1 / log2(rank + 1)`` discount, and the ideal DCG of the relevant documents sorted by
+    grade (binary relevance is all grades 1).
+    """
+    if len(rankings) != len(relevant):
+        raise ValueError(f"{len(rankings)} rankings but {len(relevant)} relevance maps")
+    if not rankings:
+        raise ValueError("need at least one query")
+    sums: dict[str, float] = {}
+    names = {"accuracy": accuracy_at_k, "precision": precision_recall_at_k, "recall": precision_recall_at_k}
+    names |= {"mrr": mrr_at_k, "ndcg": ndcg_at_k, "map": map_at_k}
+    for metric, ks in names.items():
+        for k in ks:
+            sums[f"{metric}@{k}"] = 0.0
+    for ranked, grades in zip(rankings, relevant, strict=True):
+        if not grades:
+            raise ValueError("every query needs at least one relevant document")
+        for key, value in _query_metrics(list(ranked), grades, names).items():
+            sums[key] += value
+    return {key: total / len(rankings) for key, total in sums.items()}
+
+
+def _query_metrics(
+    ranked: list[Hashable], grades: Mapping[Hashable, float], names: Mapping[str, Sequence[int]]
+) -> dict[str, float]:
+    gains = np.array([grades.get(cid, 0.0) for cid in ranked], dtype=np.float64)
+    hits = gains > 0
+    cum_hits = np.cumsum(hits)
+    n_relevant = len(grades)
+    length = max([len(ranked), n_relevant, *[k for ks in names.values() for k in ks]])
+    discount = 1.0 / np.log2(np.arange(length) + 2.0)
+    ideal = np.sort(np.fromiter(grades.values(), dtype=np.float64))[::-1]
+    first_hit = int(np.argmax(hits)) if hits.any() else None
+    out: dict[str, float] = {}
+
+    def found(k: int) -> int:
+        return int(cum_hits[min(k, len(ranked)) - 1]) if ranked else 0
+
+    for k in names["accuracy"]:
+        out[f"accuracy@{k}"] = float(found(k) > 0)
+    for k in names["precision"]:
+        out[f"precision@{k}"] = found(k) / k
+        out[f"recall@{k}"] = found(k) / n_relevant
+    for k in names["mrr"]:
+        out[f"mrr@{k}"] = 1.0 / (first_hit + 1) if first_hit is not None and first_hit < k else 0.0
+    for k in names["ndcg"]:
+        dcg = float((gains[:k] * discount[: len(gains[:k])]).sum())
+        idcg = float((ideal[:k] * discount[: len(ideal[:k])]).sum())
+        out[f"ndcg@{k}"] = dcg / idcg
+    for k in names["map"]:
+        top = hits[:k]
+        precisions = cum_hits[: len(top)][top] / (np.flatnonzero(top) + 1.0)
+        out[f"map@{k}"] = float(precisions.sum()) / min(k, n_relevant)
+    return out
+
+
+QUERY_PROMPTS = ("query",)
+CORPUS_PROMPTS = ("document", "passage", "corpus")
+
+
+class InformationRetrievalEvaluator(Evaluator):
+    """Retrieval quality of a model: every query searches the whole corpus exactly, ranked by score.
+
+    ``relevant_docs`` maps a query id to a set of relevant corpus ids (binary relevance) or to a
+    ``{corpus id: grade}`` dict (graded; grades <= 0 mean not relevant). Queries without relevant documents are
+    left out. The corpus is encoded and searched ``corpus_chunk_size`` documents at a time, keeping only a running
+    top-k per query, so memory stays bounded however large it is. Rankings are by score descending, ties broken
+    by corpus order (the order of ``corpus``); sentence-transformers breaks them by sorted corpus id instead.
+
+    Prompts, as sentence-transformers' ``encode_query``/``encode_document``: queries are encoded with
+    ``query_prompt`` (text) or ``query_prompt_name``, else the model's ``"query"`` prompt when it has one; the
+    corpus with ``corpus_prompt`` / ``corpus_prompt_name``, else the first of the model's ``"document"``,
+    ``"passage"`` and ``"corpus"`` prompts. Pass ``""`` as the prompt text for none.
+
+    Metrics, for each score function ``fn`` (default: the model's similarity function): ``fn_accuracy@k``,
+    ``fn_precision@k``, ``fn_recall@k``, ``fn_mrr@k``, ``fn_ndcg@k`` and ``fn_map@k`` as defined by
+    :func:`retrieval_metrics` (fractions in [0, 1]). The primary metric is ``<main>_ndcg@<largest ndcg k>`` for
+    ``main_score_function`` (default: the model's similarity function when it is evaluated, else the first of
+    ``score_functions``).
+    """
+
+    def __init__(
+        self,
+        queries: Mapping[Any, str],
+        corpus: Mapping[Any, str],
+        relevant_docs: Mapping[Any, Relevant],
+        *,
+        mrr_at_k: Sequence[int] = (10,),
+        ndcg_at_k: Sequence[int] = (10,),
+        accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
+        precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
+        map_at_k: Sequence[int] = (100,),
+        corpus_chunk_size: int = 50000,
+        score_functions: Sequence[SimilarityFunction | str] | None = None,
+        main_score_function: SimilarityFunction | str | None = None,
+        name: str = "information_retrieval",
+        batch_size: int = 32,
+        query_prompt: str | None = None,
+        query_prompt_name: str | None = None,
+        corpus_prompt: str | None = None,
+        corpus_prompt_name: str | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> None:
+        self.ks = {
+            "accuracy": _check_ks("accuracy_at_k", accuracy_at_k),
+            "precision": _check_ks("precision_recall_at_k", precision_recall_at_k),
+            "mrr": _check_ks("mrr_at_k", mrr_at_k),
+            "ndcg": _check_ks("ndcg_at_k", ndcg_at_k),
+            "map": _check_ks("map_at_k", map_at_k),
+        }
+        if corpus_chunk_size < 1:
+            raise ValueError(f"corpus_chunk_size must be >= 1, got {corpus_chunk_size}")
+        if not corpus:
+            raise ValueError("the corpus is empty")
+        grades = {qid: _grades(qid, relevant_docs[qid]) for qid in queries if qid in relevant_docs}
+        self.query_ids = [qid for qid in queries if grades.get(qid)]
+        if not self.query_ids:
+            raise ValueError("no query has a relevant document")
+        self.queries = [queries[qid] for qid in self.query_ids]
+        self.relevant = [grades[qid] for qid in self.query_ids]
+        self.corpus_ids = list(corpus)
+        self.corpus = [corpus[cid] for cid in self.corpus_ids]
+        self.corpus_chunk_size = corpus_chunk_size
+        self.score_functions = (
+            None
+            if score_functions is None
+            else list(dict.fromkeys(SimilarityFunction.parse(f) for f in score_functions))
+        )
+        if self.score_functions == []:
+            raise ValueError("score_functions is empty")
+        self.main_score_function = SimilarityFunction.parse(main_score_function) if main_score_function else None
+        if self.main_score_function and self.score_functions and self.main_score_function not in self.score_functions:
+            raise ValueError(f"main_score_function {self.main_score_function.value!r} is not among score_functions")
+        self.name = name
+        self.batch_size = batch_size
+        self.query_prompt, self.query_prompt_name = query_prompt, query_prompt_name
+        self.corpus_prompt, self.corpus_prompt_name = corpus_prompt, corpus_prompt_name
+        self.show_progress_bar = show_progress_bar
+
+    @classmethod
+    def from_beir(cls, folder: str | Path, split: str = "test", **kwargs: Any) -> InformationRetrievalEvaluator:
+        """Build from a BEIR dataset folder (see :func:`load_beir`); ``name`` defaults to ``<folder>-<split>``."""
+        queries, corpus, qrels = load_beir(folder, split)
+        kwargs.setdefault("name", f"{Path(folder).name}-{split}")
+        return cls(queries, corpus, qrels, **kwargs)
+
+    def _functions(self, model: Any) -> tuple[list[SimilarityFunction], SimilarityFunction]:
+        own = SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine")
+        functions = self.score_functions or [self.main_score_function or own]
+        main = self.main_score_function or (own if own in functions else functions[0])
+        return functions, main
+
+    @staticmethod
+    def _prompt(model: Any, prompt: str | None, prompt_name: str | None, defaults: Sequence[str]) -> dict[str, Any]:
+        """The prompt keyword for ``encode``: the explicit prompt or prompt name, else the first of the model's
+        prompts named in ``defaults``, else none (the model's own default applies)."""
+        if prompt is not None:
+            return {"prompt": prompt}
+        if prompt_name is not None:
+            return {"prompt_name": prompt_name}
+        prompts = getattr(model, "prompts", None) or {}
+        return next(({"prompt_name": name} for name in defaults if name in prompts), {})
+
+    def _encode(self, model: Any, texts: list[str], kwargs: dict[str, Any]) -> np.ndarray:
+        return np.asarray(
+            model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=self.show_progress_bar,
+                **kwargs,
+            )
+        )
+
+    def rank(self, model: Any, functions: Sequence[SimilarityFunction]) -> dict[SimilarityFunction, np.ndarray]:
+        """For each function, the ``(n_queries, min(max k, corpus size))`` corpus positions ranked best first."""
+        max_k = max(k for ks in self.ks.values() for k in ks)
+        query_kwargs = self._prompt(model, self.query_prompt, self.query_prompt_name, QUERY_PROMPTS)
+        corpus_kwargs = self._prompt(model, self.corpus_prompt, self.corpus_prompt_name, CORPUS_PROMPTS)
+        query_embeddings = self._encode(model, self.queries, query_kwargs)
+        best = {fn: TopK(len(self.queries), max_k) for fn in functions}
+        for start in range(0, len(self.corpus), self.corpus_chunk_size):
+            chunk = self._encode(model, self.corpus[start : start + self.corpus_chunk_size], corpus_kwargs)
+            for fn in functions:
+                scores, indices = semantic_search_arrays(
+                    query_embeddings, chunk, top_k=max_k, score=fn, corpus_chunk_size=self.corpus_chunk_size
+                )
+                best[fn].add(scores, indices + start)
+        return {fn: best[fn].indices for fn in functions}
+
+    def __call__(self, model: Any) -> EvaluationResult:
+        """Encode queries and corpus, rank the corpus for each query, average the metrics over queries."""
+        functions, main = self._functions(model)
+        metrics: dict[str, float] = {}
+        for fn, positions in self.rank(model, functions).items():
+            rankings = [[self.corpus_ids[i] for i in row] for row in positions.tolist()]
+            values = retrieval_metrics(
+                rankings,
+                self.relevant,
+                mrr_at_k=self.ks["mrr"],
+                ndcg_at_k=self.ks["ndcg"],
+                accuracy_at_k=self.ks["accuracy"],
+                precision_recall_at_k=self.ks["precision"],
+                map_at_k=self.ks["map"],
+            )
+            metrics.update({f"{fn.value}_{key}": value for key, value in values.items()})
+        primary = f"{main.value}_ndcg@{max(self.ks['ndcg'])}"
+        return EvaluationResult(name=self.name, metrics=metrics, primary_metric=primary)
+
+
+# --- BEIR -------------------------------------------------------------------------------------------------------
+
+
+def load_beir(
+    folder: str | Path, split: str = "test"
+) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, float]]]:
+    """Read a BEIR dataset folder: ``(queries, corpus, qrels)``.
+
+    - ``corpus.jsonl``: objects with ``_id`` and ``text`` (and optional ``title``); the document text is
+      ``(title + " " + text).strip()``.
+    - ``queries.jsonl``: objects with ``_id`` and ``text``.
+    - ``qrels/<split>.tsv``: tab-separated ``query-id``, ``corpus-id``, ``score`` with that header; ``qrels`` keeps
+      the rows with score > 0 as ``{query id: {corpus id: score}}``.
+
+    Ids are strings (integer ids in JSON are converted). Malformed records raise :class:`DataFormatError` naming
+    file, line and field.
+    """
+    root = Path(folder)
+    corpus: dict[str, str] = {}
+    for path, line, doc_id, obj in _records(root / "corpus.jsonl"):
+        title = obj.get("title") or ""
+        if not isinstance(title, str):
+            raise DataFormatError(path, line, f"expected text, got {type(title).__name__}", "title")
+        corpus[doc_id] = (title + " " + _text(path, line, obj)).strip()
+    queries = {query_id: _text(path, line, obj) for path, line, query_id, obj in _records(root / "queries.jsonl")}
+    return queries, corpus, _read_qrels(root / "qrels" / f"{split}.tsv")
+
+
+def _records(path: Path) -> Iterator[tuple[Path, int, str, dict[str, Any]]]:
+    if not path.is_file():
+        raise DataFormatError(path, None, "file not found")
+    seen: set[str] = set()
+    for line, obj in iter_objects(path):
+        if "_id" not in obj:
+            raise DataFormatError(path, line, "missing field", "_id")
+        raw = obj["_id"]
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+            raise DataFormatError(path, line, f"expected a string id, got {type(raw).__name__}", "_id")
+        record_id = str(raw)
+        if record_id in seen:
+            raise DataFormatError(path, line, f"duplicate id {record_id!r}", "_id")
+        seen.add(record_id)
+        yield path, line, record_id, obj
+
+
+def _text(path: Path, line: int, obj: dict[str, Any]) -> str:
+    if "text" not in obj:
+        raise DataFormatError(path, line, "missing field", "text")
+    if not isinstance(obj["text"], str):
+        raise DataFormatError(path, line, f"expected text, got {type(obj['text']).__name__}", "text")
+    return obj["text"]
+
+
+QRELS_HEADER = ["query-id", "corpus-id", "score"]
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, float]]:
+    if not path.is_file():
+        raise DataFormatError(path, None, "file not found")
+    qrels: dict[str, dict[str, float]] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header_seen = False
+        for row in reader:
+            line = reader.line_num
+            if not row or not "".join(row).strip():
+                continue
+            if not header_seen:
+                if [cell.strip() for cell in row] != QRELS_HEADER:
+                    raise DataFormatError(path, line, f"expected the header {'<tab>'.join(QRELS_HEADER)}, got {row}")
+                header_seen = True
+                continue
+            query_id, corpus_id, score = _qrels_row(path, line, row)
+            if score > 0:
+                qrels.setdefault(query_id, {})[corpus_id] = score
+    if not header_seen:
+        raise DataFormatError(path, None, "no rows")
+    return qrels
+
+
+def _qrels_row(path: Path, line: int, row: list[str]) -> tuple[str, str, float]:
+    if len(row) != 3:
+        field = QRELS_HEADER[len(row)] if len(row) < 3 else None
+        raise DataFormatError(path, line, f"expected 3 tab-separated fields, got {len(row)}", field)
+    query_id, corpus_id, raw = (cell.strip() for cell in row)
+    for field, value in (("query-id", query_id), ("corpus-id", corpus_id)):
+        if not value:
+            raise DataFormatError(path, line, "empty id", field)
+    try:
+        score = float(raw)
+    except ValueError:
+        raise DataFormatError(path, line, f"score {raw!r} is not a number", "score") from None
+    if not math.isfinite(score):
+        raise DataFormatError(path, line, f"score {raw!r} is not finite", "score")
+    return query_id, corpus_id, score

@@ -1,0 +1,69 @@
+"""Triplet evaluation: is the anchor closer to its positive than to its negative?"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.classification import checked_main, main_function
+from sentvec.similarity import SimilarityFunction
+
+
+class TripletEvaluator(Evaluator):
+    """Fraction of triplets with ``sim(anchor, positive) > sim(anchor, negative)`` (strictly; a tie counts as
+    wrong), for each similarity function: metrics ``<fn>_accuracy`` in [0, 1], plus ``max_accuracy`` when several
+    functions are evaluated.
+
+    The primary metric is ``<main>_accuracy`` for ``main_similarity`` (default: the model's similarity function,
+    cosine when the model declares none). Each distinct text is encoded once.
+    """
+
+    def __init__(
+        self,
+        anchors: Sequence[str],
+        positives: Sequence[str],
+        negatives: Sequence[str],
+        *,
+        name: str = "triplet",
+        batch_size: int = 32,
+        similarity_fns: Sequence[SimilarityFunction | str] | None = None,
+        main_similarity: SimilarityFunction | str | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> None:
+        if not (len(anchors) == len(positives) == len(negatives)):
+            raise ValueError(
+                f"anchors, positives and negatives differ in length: {len(anchors)}, {len(positives)}, {len(negatives)}"
+            )
+        if not anchors:
+            raise ValueError("need at least one triplet")
+        self.anchors, self.positives, self.negatives = list(anchors), list(positives), list(negatives)
+        self.name = name
+        self.batch_size = batch_size
+        fns = list(SimilarityFunction) if similarity_fns is None else similarity_fns
+        self.similarity_fns = list(dict.fromkeys(SimilarityFunction.parse(f) for f in fns))
+        if not self.similarity_fns:
+            raise ValueError("similarity_fns is empty")
+        self.main_similarity = checked_main(main_similarity, self.similarity_fns)
+        self.show_progress_bar = show_progress_bar
+
+    def __call__(self, model: Any) -> EvaluationResult:
+        """Encode, score both sides of every triplet with each function, count the correctly ordered ones."""
+        unique = list(dict.fromkeys(self.anchors + self.positives + self.negatives))
+        position = {text: i for i, text in enumerate(unique)}
+        emb = np.asarray(
+            model.encode(
+                unique, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=self.show_progress_bar
+            )
+        )
+        a, p, n = (emb[[position[t] for t in texts]] for texts in (self.anchors, self.positives, self.negatives))
+        metrics: dict[str, float] = {}
+        for fn in self.similarity_fns:
+            positive, negative = np.asarray(fn.pairwise(a, p)), np.asarray(fn.pairwise(a, n))
+            metrics[f"{fn.value}_accuracy"] = float(np.mean(positive > negative))
+        if len(self.similarity_fns) > 1:
+            metrics["max_accuracy"] = max(metrics.values())
+        main = main_function(model, self.main_similarity, self.similarity_fns)
+        return EvaluationResult(name=self.name, metrics=metrics, primary_metric=f"{main.value}_accuracy")
