@@ -339,6 +339,7 @@ class SentenceEncoder:
                 src = self.source / name
                 if src.is_file() and src.resolve() != (root / name).resolve():
                     shutil.copyfile(src, root / name)
+        _write_wordpiece_vocab(self.tokenizer.backend, root)
         write_json(root / ST_CONFIG_FILE, self.config.to_json())
 
     def info(self) -> dict[str, Any]:
@@ -356,6 +357,18 @@ class SentenceEncoder:
 
     def __repr__(self) -> str:
         return f"SentenceEncoder(name={self.name!r}, backend={self.backend.name!r}, dimension={self.dimension})"
+
+
+def _write_wordpiece_vocab(tokenizer: Any, root: Path) -> None:
+    """Keep ``vocab.txt`` in step with ``tokenizer.json`` for WordPiece tokenizers (it may have been extended)."""
+    import json
+
+    spec = json.loads(tokenizer.to_str())
+    if spec.get("model", {}).get("type") != "WordPiece":
+        return
+    vocab = spec["model"]["vocab"]
+    ordered = sorted(vocab, key=vocab.__getitem__)
+    (root / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
 
 
 def _as_texts(sentences: str | Iterable[str]) -> tuple[list[str], bool]:
