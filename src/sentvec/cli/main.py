@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sentvec.cli import evaluate
 from sentvec.errors import SentvecError
 
 USER_ERRORS = (SentvecError, ValueError, TypeError, OSError)
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--batch-size", type=int, default=32)
     sts.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
     sts.set_defaults(func=_cmd_eval_sts)
+    evaluate.add_parsers(eval_sub, _model_arg)
 
     p = sub.add_parser("export", help="export the whole pipeline to one ONNX graph, checked against torch")
     p.add_argument("model", help="model name or folder")

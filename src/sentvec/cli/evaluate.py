@@ -1,0 +1,213 @@
+"""``sentvec eval ir|binary|triplet``: retrieval over a BEIR folder, pair classification, triplet ordering."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sentvec.errors import DataFormatError
+
+FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
+BINARY_COLUMNS = ("sentence1", "sentence2", "label")
+TRIPLET_COLUMNS = ("anchor", "positive", "negative")
+IR_LABELS = {
+    "mrr": "MRR",
+    "ndcg": "NDCG",
+    "map": "MAP",
+    "recall": "Recall",
+    "precision": "Precision",
+    "accuracy": "Accuracy",
+}
+
+
+def add_parsers(eval_sub: Any, model_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register ``eval ir``, ``eval binary`` and ``eval triplet`` (``model_arg`` adds --model/--device)."""
+    ir = eval_sub.add_parser(
+        "ir",
+        help="information retrieval on a BEIR folder (NDCG@10, MRR@10, MAP@100, Recall@k, ...)",
+        description="Rank the corpus for each query by exact search; score the rankings against the qrels.",
+    )
+    model_arg(ir)
+    ir.add_argument("--data", required=True, type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")
+    ir.add_argument("--split", default="test", help="qrels file to use: qrels/<split>.tsv (default: test)")
+    binary = eval_sub.add_parser(
+        "binary",
+        help="binary classification of pairs by similarity threshold (accuracy, F1, AP)",
+        description="Pairs labelled 1 (similar) or 0 (not): how well a similarity threshold separates them.",
+    )
+    model_arg(binary)
+    binary.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, label")
+    binary.add_argument("--columns", help="comma-separated names of the text, text and 0/1 label columns or fields")
+    triplet = eval_sub.add_parser(
+        "triplet",
+        help="triplets: is the anchor closer to its positive than to its negative (accuracy)",
+        description="Fraction of triplets whose anchor is more similar to the positive than to the negative.",
+    )
+    model_arg(triplet)
+    triplet.add_argument("--data", required=True, type=Path, help="CSV/TSV with a header, or JSONL")
+    triplet.add_argument("--columns", help="comma-separated names of the anchor, positive and negative columns")
+    for p, func in ((ir, cmd_eval_ir), (binary, cmd_eval_binary), (triplet, cmd_eval_triplet)):
+        p.add_argument("--batch-size", type=int, default=32)
+        p.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
+        p.set_defaults(func=func)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    import sentvec
+
+    return sentvec.load(args.model, device=getattr(args, "device", None))
+
+
+def _finish(args: argparse.Namespace, result: Any) -> int:
+    print(f"primary: {result.primary_metric} = {result.primary_value:.4f}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _columns(raw: str | None, default: Sequence[str]) -> tuple[str, ...]:
+    if not raw:
+        return tuple(default)
+    names = tuple(name.strip() for name in raw.split(","))
+    if len(names) != 3 or not all(names):
+        raise ValueError(f"--columns must name 3 fields ({', '.join(default)}), got {raw!r}")
+    return names
+
+
+def cmd_eval_ir(args: argparse.Namespace) -> int:
+    """``sentvec eval ir``."""
+    from sentvec.evaluation import InformationRetrievalEvaluator
+
+    evaluator = InformationRetrievalEvaluator.from_beir(args.data, split=args.split, batch_size=args.batch_size)
+    result = evaluator(_load(args))
+    fn = result.primary_metric.partition("_")[0]
+    print(
+        f"IR evaluation of {args.model} on {args.data} (split {args.split}: {len(evaluator.queries)} queries, "
+        f"{len(evaluator.corpus)} documents), score function {fn}"
+    )
+    print(f"{'metric':<14}{'value':>8}")
+    for kind, label in IR_LABELS.items():
+        for key, value in result.metrics.items():
+            name, _, k = key.removeprefix(f"{fn}_").partition("@")
+            if key.startswith(f"{fn}_") and name == kind:
+                print(f"{label + '@' + k:<14}{value:>8.4f}")
+    return _finish(args, result)
+
+
+def cmd_eval_binary(args: argparse.Namespace) -> int:
+    """``sentvec eval binary``."""
+    from sentvec.evaluation import BinaryClassificationEvaluator
+
+    columns = _columns(args.columns, BINARY_COLUMNS)
+    s1, s2, labels = load_labelled_pairs(args.data, columns)
+    evaluator = BinaryClassificationEvaluator(s1, s2, labels, batch_size=args.batch_size)
+    result = evaluator(_load(args))
+    print(f"Binary classification of {args.model} on {args.data} ({len(labels)} pairs, {sum(labels)} positive)")
+    keys = ("accuracy", "f1", "precision", "recall", "ap")
+    print(f"{'similarity':<12}" + "".join(f"{key.capitalize() if key != 'ap' else 'AP':>11}" for key in keys))
+    for fn in FUNCTIONS:
+        print(f"{fn:<12}" + "".join(f"{result.metrics[f'{fn}_{key}']:>11.4f}" for key in keys))
+    return _finish(args, result)
+
+
+def cmd_eval_triplet(args: argparse.Namespace) -> int:
+    """``sentvec eval triplet``."""
+    from sentvec.evaluation import TripletEvaluator
+
+    anchors, positives, negatives = load_triplets(args.data, _columns(args.columns, TRIPLET_COLUMNS))
+    evaluator = TripletEvaluator(anchors, positives, negatives, batch_size=args.batch_size)
+    result = evaluator(_load(args))
+    print(f"Triplet evaluation of {args.model} on {args.data} ({len(anchors)} triplets)")
+    print(f"{'similarity':<12}{'Accuracy':>10}")
+    for fn in FUNCTIONS:
+        print(f"{fn:<12}{result.metrics[f'{fn}_accuracy']:>10.4f}")
+    return _finish(args, result)
+
+
+# --- data ---------------------------------------------------------------------------------------------------------
+
+
+def load_labelled_pairs(path: Path, columns: Sequence[str]) -> tuple[list[str], list[str], list[int]]:
+    """Pairs with a 0/1 label, read by :func:`load_scored_pairs`; another label names its file and line."""
+    from sentvec.evaluation import load_scored_pairs
+
+    pairs = load_scored_pairs(path, columns=columns)
+    labels: list[int] = []
+    for i, score in enumerate(pairs.scores):
+        if score not in (0.0, 1.0):
+            line, raw = _source_row(path, columns, i)
+            raise DataFormatError(path, line, f"label {raw!r} is not 0 or 1", columns[2])
+        labels.append(int(score))
+    if 1 not in labels:
+        raise DataFormatError(path, None, "no positive pair (label 1)")
+    return pairs.sentences1, pairs.sentences2, labels
+
+
+def _source_row(path: Path, columns: Sequence[str], index: int) -> tuple[int, object]:
+    """Line and raw label of the ``index``-th pair, read as :func:`load_scored_pairs` reads it."""
+    from sentvec.evaluation import data
+
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows = data._jsonl_rows(path, columns)
+    else:
+        rows = data._delimited_rows(path, columns, "\t" if suffix == ".tsv" else ",", None)
+    line, _, _, raw = next(itertools.islice(rows, index, None))
+    return line, raw
+
+
+def load_triplets(path: Path, columns: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """``(anchors, positives, negatives)`` from a CSV/TSV with a header row or a JSONL file; a bad row names its
+    file, line and field."""
+    if not path.is_file():
+        raise DataFormatError(path, None, "file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows = _jsonl_triplets(path, columns)
+    elif suffix in (".csv", ".tsv"):
+        rows = _delimited_triplets(path, columns, "\t" if suffix == ".tsv" else ",")
+    else:
+        raise DataFormatError(path, None, f"unsupported file type {suffix!r}; use .csv, .tsv or .jsonl")
+    triplets: tuple[list[str], list[str], list[str]] = ([], [], [])
+    for line, values in rows:
+        for texts, name, value in zip(triplets, columns, values, strict=True):
+            if not isinstance(value, str):
+                raise DataFormatError(path, line, f"expected text, got {type(value).__name__}", name)
+            texts.append(value)
+    if not triplets[0]:
+        raise DataFormatError(path, None, "no rows")
+    return triplets
+
+
+def _jsonl_triplets(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, list[object]]]:
+    from sentvec.jsonl import iter_objects
+
+    for line, obj in iter_objects(path):
+        for name in columns:
+            if name not in obj:
+                raise DataFormatError(path, line, "missing field", name)
+        yield line, [obj[name] for name in columns]
+
+
+def _delimited_triplets(path: Path, columns: Sequence[str], delimiter: str) -> Iterator[tuple[int, list[object]]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        header: list[str] | None = None
+        for row in reader:
+            if not row:
+                continue
+            if header is None:
+                header = row
+                missing = [name for name in columns if name not in header]
+                if missing:
+                    raise DataFormatError(path, reader.line_num, f"missing column; the header has {row}", missing[0])
+                positions = [header.index(name) for name in columns]
+                continue
+            if len(row) != len(header):
+                raise DataFormatError(path, reader.line_num, f"expected {len(header)} fields, got {len(row)}")
+            yield reader.line_num, [row[i] for i in positions]
