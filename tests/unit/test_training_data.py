@@ -120,3 +120,14 @@ def test_multi_dataset_round_robin_and_proportional():
 
 def test_label_kind_values():
     assert LabelKind("score") is LabelKind.SCORE
+
+
+def test_hugging_face_dataset_source():
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"q": ["query one", "query two"], "p": ["passage", "other"], "score": [0.5, 1.0]})
+    data = load_data(ds, columns=["q", "p"], label="score", label_kind="score")
+    assert list(data) == [Example(("query one", "passage"), 0.5), Example(("query two", "other"), 1.0)]
+    bad = datasets.Dataset.from_dict({"q": ["x", ""], "p": ["y", "z"]})
+    with pytest.raises(DataFormatError) as err:
+        list(load_data(bad, columns=["q", "p"]))
+    assert (err.value.source, err.value.line, err.value.field) == ("Dataset", 2, "q")
