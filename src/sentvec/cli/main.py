@@ -59,9 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sts", type=Path, help="an STS file: report each graph's Spearman on it")
     p.set_defaults(func=_cmd_export)
 
-    from sentvec.cli import train
+    from sentvec.cli import serve, train
 
     train.add_parser(sub)
+    from sentvec.cli import index
+
+    index.add_parser(sub)
+    serve.add_parser(sub)
+    from sentvec.cli import uses
+
+    uses.add_parsers(sub)
 
     p = sub.add_parser("info", help="describe a model: modules, dimension, max length, files")
     p.add_argument("model", help="model name or folder")
