@@ -15,6 +15,9 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("plot", "matplotlib"),
     "sklearn": ("plot", "scikit-learn"),
     "pyarrow": ("parquet", "pyarrow"),
+    "usearch": ("index", "usearch"),
+    "fastapi": ("server", "fastapi"),
+    "uvicorn": ("server", "uvicorn"),
 }
 
 

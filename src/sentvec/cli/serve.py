@@ -1,0 +1,92 @@
+"""``sentvec serve``: the HTTP service (OpenAI-compatible embeddings, similarity, search) with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``serve``."""
+    from sentvec.server.batcher import BatcherConfig
+
+    limits = {"max_inputs": 1024, "max_chars": 20_000, "max_body_bytes": 4 * 1024 * 1024}
+    batching = BatcherConfig()
+    p = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP (OpenAI-compatible /v1/embeddings, /similarity, /search, /metrics)",
+        description="Serve a model over HTTP with dynamic micro-batching of concurrent requests.",
+    )
+    p.add_argument("--model", "-m", required=True, help="model name (e.g. all-MiniLM-L6-v2) or folder")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--index", type=Path, help="a sentvec index folder to serve /search from (opened read-only)")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default {DEFAULT_PORT})")
+    p.add_argument(
+        "--max-batch-tokens",
+        type=_positive_int,
+        default=batching.max_batch_tokens,
+        help="tokens per model micro-batch (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-wait-ms",
+        type=_non_negative_float,
+        default=batching.max_wait_ms,
+        help="longest a request waits for others to share its batch (default %(default)s)",
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="rows per forward pass (default 32)")
+    p.add_argument("--max-inputs", type=_positive_int, default=limits["max_inputs"], help="texts per request")
+    p.add_argument("--max-chars", type=_positive_int, default=limits["max_chars"], help="characters per text")
+    p.add_argument("--max-body-bytes", type=_positive_int, default=limits["max_body_bytes"], help="request body size")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    p.set_defaults(func=_cmd_serve)
+
+
+def build_app(args: argparse.Namespace) -> Any:
+    """Load the model (and the index, when ``--index`` is given) and build the app from parsed arguments."""
+    from sentvec._extras import require
+
+    require("fastapi", "sentvec serve")
+    import sentvec
+    from sentvec.server.app import Limits, create_app
+    from sentvec.server.batcher import BatcherConfig
+
+    limits = Limits(max_inputs=args.max_inputs, max_chars=args.max_chars, max_body_bytes=args.max_body_bytes)
+    batching = BatcherConfig(max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
+    model = sentvec.load(args.model, device=args.device)
+    index = None
+    if args.index is not None:
+        import importlib
+
+        # ``from sentvec.index import Index``, resolved at run time: only ``--index`` needs the index package.
+        index_cls = importlib.import_module("sentvec.index").Index
+        index = index_cls.open(args.index, model=model, read_only=True)
+    return create_app(model, index, limits=limits, batching=batching, batch_size=args.batch_size)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from sentvec._extras import require
+
+    uvicorn = require("uvicorn", "sentvec serve")
+    app = build_app(args)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=not args.no_access_log)
+    return 0

@@ -1,0 +1,36 @@
+"""``sentvec serve``: the HTTP service (FastAPI + uvicorn; ``pip install 'sentvec[server]'``).
+
+``import sentvec.server`` is light; :func:`create_app` and :class:`Limits` import FastAPI on first use.
+The micro-batcher (:mod:`sentvec.server.batcher`) and metrics (:mod:`sentvec.server.metrics`) need neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentvec.server.app import Limits, create_app
+    from sentvec.server.batcher import BatcherConfig, MicroBatcher
+    from sentvec.server.metrics import ServerMetrics
+
+__all__ = ["BatcherConfig", "Limits", "MicroBatcher", "ServerMetrics", "create_app"]
+
+_LAZY = {
+    "create_app": "sentvec.server.app",
+    "Limits": "sentvec.server.app",
+    "BatcherConfig": "sentvec.server.batcher",
+    "MicroBatcher": "sentvec.server.batcher",
+    "ServerMetrics": "sentvec.server.metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        from sentvec._extras import require
+
+        if _LAZY[name] == "sentvec.server.app":
+            require("fastapi", "The sentvec HTTP server")
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sentvec.server' has no attribute {name!r}")

@@ -1,0 +1,534 @@
+"""The HTTP service: OpenAI-compatible embeddings, similarity, search, health and Prometheus metrics.
+
+:func:`create_app` builds a FastAPI app around one loaded model (and optionally a search index). Texts from
+concurrent requests share model batches through :class:`~sentvec.server.batcher.MicroBatcher`; the model runs
+on one worker thread, never on the event loop.
+
+Every error is a JSON body ``{"error": {"message", "type", "param", "code"}}`` (OpenAI's shape): malformed
+JSON is 400, a body over ``max_body_bytes`` is 413, a request that breaks a limit or the schema is 422 (the
+``code`` names the limit: ``max_inputs``, ``max_chars``, ...), an unknown route 404. Only a failure of the
+server itself is a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sentvec import __version__
+from sentvec.server.batcher import BatcherClosedError, BatcherConfig, CountFn, EncodeFn, MicroBatcher
+from sentvec.server.metrics import CONTENT_TYPE, ServerMetrics
+
+logger = logging.getLogger(__name__)
+
+ERROR_CODE_KEY = "sentvec.error_code"  # scope key: the error code of the response, for the metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Per-request limits. Breaking one is a 413 (body) or 422 (the others) whose ``code`` names the limit."""
+
+    max_inputs: int = 1024  # texts per request (per list for /similarity)
+    max_chars: int = 20_000  # characters per text
+    max_body_bytes: int = 4 * 1024 * 1024  # request body size
+    max_k: int = 1000  # results per /search
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) < 1:
+                raise ValueError(f"{field.name} must be >= 1, got {getattr(self, field.name)}")
+
+
+class SearchIndex(Protocol):
+    """What ``/search`` needs of an index (``sentvec.index.Index``): hits with id, score, text, metadata."""
+
+    def search(self, query: Any, /, *, k: int = ..., filter: Any = ..., exact: bool = ...) -> Sequence[Any]:
+        """The ``k`` best hits for a query text."""
+        ...
+
+
+class ApiError(Exception):
+    """A client error with its HTTP status, machine-readable ``code`` and offending ``param``."""
+
+    def __init__(self, status: int, message: str, code: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+
+
+# --- request and response schemas -------------------------------------------------------------------------
+class EmbeddingRequest(BaseModel):
+    """``POST /v1/embeddings``: OpenAI's request. Token-id inputs are rejected; ``model`` is not checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: str | list[str] = Field(description="a text or a list of texts")
+    model: str | None = Field(None, description="accepted for compatibility; the served model answers")
+    encoding_format: Literal["float", "base64"] = Field("float", description="base64: little-endian float32")
+    dimensions: int | None = Field(None, ge=1, description="keep the first N dimensions, then renormalize")
+    user: str | None = None
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _no_token_ids(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(isinstance(v, (int, list)) and not isinstance(v, bool) for v in value):
+            raise ValueError("token-id inputs are not supported; send a string or a list of strings")
+        return value
+
+
+class EmbeddingData(BaseModel):
+    """One embedding of the response."""
+
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class Usage(BaseModel):
+    """Tokens fed to the model (special tokens included, after truncation at ``max_seq_length``)."""
+
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingResponse(BaseModel):
+    """OpenAI's embeddings response."""
+
+    object: Literal["list"] = "list"
+    data: list[EmbeddingData]
+    model: str
+    usage: Usage
+
+
+class SimilarityRequest(BaseModel):
+    """``POST /similarity``: ``a`` and ``b`` (an N x M matrix) or ``texts`` (all pairs, N x N)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: list[str] | None = None
+    b: list[str] | None = None
+    texts: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SimilarityRequest:
+        if (self.texts is None) == (self.a is None and self.b is None) or (self.a is None) != (self.b is None):
+            raise ValueError("send either 'a' and 'b', or 'texts'")
+        return self
+
+
+class SimilarityResponse(BaseModel):
+    """The similarity matrix, with the model's function (larger is more similar; distances negated)."""
+
+    object: Literal["similarity"] = "similarity"
+    model: str
+    similarity_fn: str
+    scores: list[list[float]]
+    usage: Usage
+
+
+class SearchRequest(BaseModel):
+    """``POST /search`` over the loaded index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    k: int = Field(10, ge=1)
+    filter: dict[str, Any] | None = None
+    exact: bool = False
+
+
+class SearchHitModel(BaseModel):
+    """One search result."""
+
+    id: Any
+    score: float
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class SearchResponse(BaseModel):
+    """Search results, best first."""
+
+    object: Literal["list"] = "list"
+    model: str
+    data: list[SearchHitModel]
+
+
+class HealthResponse(BaseModel):
+    """Service state."""
+
+    status: str
+    model: str
+    dimension: int
+    max_seq_length: int
+    similarity_fn: str
+    index: bool
+    queued_texts: int
+
+
+class ErrorDetail(BaseModel):
+    """OpenAI's error object."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx response."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 404, 413, 422, 503)
+}
+
+
+# --- the service ------------------------------------------------------------------------------------------
+class _Service:
+    """The state behind the routes: model, batcher, metrics, limits, index."""
+
+    def __init__(
+        self, model: Any, index: SearchIndex | None, limits: Limits, batcher: MicroBatcher, normalize: bool
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.limits = limits
+        self.batcher = batcher
+        self.metrics = batcher.metrics
+        self.normalize = normalize
+        self.name = str(model.name)
+
+    def check_texts(self, texts: list[str], param: str) -> None:
+        """422 when the request breaks ``max_inputs`` or ``max_chars``, or sends no text."""
+        if not texts:
+            raise ApiError(422, f"'{param}' must not be empty", "empty_input", param)
+        if len(texts) > self.limits.max_inputs:
+            message = f"'{param}' has {len(texts)} texts; the limit is max_inputs={self.limits.max_inputs}"
+            raise ApiError(422, message, "max_inputs", param)
+        for i, text in enumerate(texts):
+            if len(text) > self.limits.max_chars:
+                message = f"'{param}'[{i}] has {len(text)} characters; the limit is max_chars={self.limits.max_chars}"
+                raise ApiError(422, message, "max_chars", param)
+
+    async def embeddings(self, body: EmbeddingRequest) -> Response:
+        """Embed ``input`` (OpenAI's embeddings API)."""
+        texts = [body.input] if isinstance(body.input, str) else list(body.input)
+        self.check_texts(texts, "input")
+        dim = self.model.dimension
+        if body.dimensions is not None and body.dimensions > dim:
+            raise ApiError(422, f"dimensions={body.dimensions} exceeds the model's {dim}", "dimensions", "dimensions")
+        result = await self.batcher.encode(texts)
+        vectors = _postprocess(result.embeddings, body.dimensions, self.normalize)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _vector_json(v, body.encoding_format)}
+            for i, v in enumerate(vectors)
+        ]
+        usage = {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens}
+        return JSONResponse({"object": "list", "data": data, "model": self.name, "usage": usage})
+
+    async def similarity(self, body: SimilarityRequest) -> Response:
+        """The similarity matrix of ``a`` x ``b`` (or ``texts`` x ``texts``) with the model's function."""
+        if body.texts is not None:
+            self.check_texts(body.texts, "texts")
+            a, texts = body.texts, body.texts
+        else:
+            assert body.a is not None and body.b is not None
+            self.check_texts(body.a, "a")
+            self.check_texts(body.b, "b")
+            a, texts = body.a, body.a + body.b
+        result = await self.batcher.encode(texts)
+        emb_a = result.embeddings[: len(a)]
+        emb_b = emb_a if body.texts is not None else result.embeddings[len(a) :]
+        scores = await asyncio.to_thread(self.model.similarity, emb_a, emb_b)
+        usage = {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens}
+        return JSONResponse(
+            {
+                "object": "similarity",
+                "model": self.name,
+                "similarity_fn": self.model.similarity_fn.value,
+                "scores": np.asarray(scores, dtype=np.float64).tolist(),
+                "usage": usage,
+            }
+        )
+
+    async def search(self, body: SearchRequest) -> Response:
+        """The ``k`` best hits of the index for ``query`` (run on the model thread: the index encodes it)."""
+        if self.index is None:
+            raise ApiError(404, "no index is loaded; start the server with --index DIR", "no_index")
+        self.check_texts([body.query], "query")
+        if body.k > self.limits.max_k:
+            raise ApiError(422, f"k={body.k} exceeds the limit max_k={self.limits.max_k}", "max_k", "k")
+        try:
+            hits = await self.batcher.run(self.index.search, body.query, k=body.k, filter=body.filter, exact=body.exact)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ApiError(422, f"invalid search request: {e}", "invalid_search") from e
+        data = [
+            {
+                "id": getattr(h, "id", None),
+                "score": float(h.score),
+                "text": getattr(h, "text", None),
+                "metadata": getattr(h, "metadata", None),
+            }
+            for h in hits
+        ]
+        content = {"object": "list", "model": self.name, "data": data}
+        return JSONResponse(jsonable_encoder(content, custom_encoder={np.generic: lambda v: v.item()}))
+
+    async def health(self) -> Response:
+        """``ok`` while the batcher runs (503 otherwise), with facts about the model."""
+        body = {
+            "status": "ok" if self.batcher.running else "unavailable",
+            "model": self.name,
+            "dimension": int(self.model.dimension),
+            "max_seq_length": int(self.model.max_seq_length),
+            "similarity_fn": self.model.similarity_fn.value,
+            "index": self.index is not None,
+            "queued_texts": self.batcher.queued_texts,
+        }
+        return JSONResponse(body, status_code=200 if self.batcher.running else 503)
+
+    async def metrics_text(self) -> Response:
+        """Prometheus text exposition of the service's metrics."""
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _postprocess(emb: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
+    """Truncate to ``dimensions`` then L2-normalize (the order of sentence-transformers and OpenAI)."""
+    out = np.asarray(emb, dtype=np.float32)
+    if dimensions is not None:
+        out = out[:, :dimensions]
+    if normalize:
+        out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def _vector_json(vector: np.ndarray, encoding_format: str) -> list[float] | str:
+    if encoding_format == "base64":
+        return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    values: list[float] = vector.tolist()
+    return values
+
+
+def model_functions(model: Any, batch_size: int = 32, max_batch_tokens: int | None = None) -> tuple[EncodeFn, CountFn]:
+    """The batcher's view of a model: raw embeddings with per-text token counts, and a token counter."""
+
+    def encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        emb, info = model.encode(
+            texts,
+            return_info=True,
+            normalize_embeddings=False,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+        )
+        return np.asarray(emb, dtype=np.float32), np.minimum(info.token_counts, info.max_seq_length)
+
+    def count_tokens(texts: list[str]) -> int:
+        return int(model.tokenizer.tokenize(texts).info.total_tokens)
+
+    return encode, count_tokens
+
+
+# --- errors and metrics -----------------------------------------------------------------------------------
+def _error_json(status: int, message: str, code: str, param: str | None = None) -> JSONResponse:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+def _error(request: Request, status: int, message: str, code: str, param: str | None = None) -> JSONResponse:
+    request.scope[ERROR_CODE_KEY] = code
+    return _error_json(status, message, code, param)
+
+
+def _install_error_handlers(app: FastAPI, limits: Limits) -> None:
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _error(request, exc.status, exc.message, exc.code, exc.param)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if bad_json is not None:
+            reason = (bad_json.get("ctx") or {}).get("error", "JSON decode error")
+            return _error(request, 400, f"the request body is not valid JSON: {reason}", "invalid_json")
+        parts = []
+        for e in errors[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+        message = "; ".join(parts) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+        loc = [str(p) for p in (errors[0].get("loc", ()) if errors else ()) if p != "body"]
+        return _error(request, 422, message or "invalid request", "invalid_request", loc[0] if loc else None)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status, message = exc.status_code, str(exc.detail)
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "max_body_bytes"}
+        if status == 413:
+            message = f"the request body exceeds the limit max_body_bytes={limits.max_body_bytes}"
+        response = _error(request, status, message, codes.get(status, f"http_{status}"))
+        response.headers.update(exc.headers or {})
+        return response
+
+    async def closed(request: Request, exc: Exception) -> Response:
+        return _error(request, 503, str(exc), "unavailable")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(BatcherClosedError, closed)
+
+
+class ServiceMiddleware:
+    """Pure ASGI middleware: caps the request body (413), records requests, errors and latency, and turns an
+    unexpected exception into a JSON 500 (logged with its traceback; the connection stays usable).
+
+    The body cap rejects a declared ``Content-Length`` over the limit before reading anything, and counts the
+    bytes of bodies without one. Metrics are recorded before the response's last byte is sent, so a client that
+    reads ``/metrics`` right after a response sees it counted. Unknown paths share the route label ``other``.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int, routes: frozenset[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in self.routes else "other"
+        start = time.perf_counter()
+        status = 0
+
+        async def send_recorded(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                self._count(scope, route, status)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.metrics.latency.observe(time.perf_counter() - start, route)
+            await send(message)
+
+        try:
+            await self.app(scope, self._capped(scope, receive), send_recorded)
+        except Exception as e:
+            if status != 0:  # the response has started: nothing to send; uvicorn closes the connection
+                raise
+            logger.exception("%s %s failed", scope.get("method"), scope["path"])
+            scope[ERROR_CODE_KEY] = "internal_error"
+            response = _error_json(500, f"internal server error ({type(e).__name__})", "internal_error")
+            await response(scope, receive, send_recorded)
+
+    def _count(self, scope: Scope, route: str, status: int) -> None:
+        self.metrics.requests.inc(route, scope.get("method", ""), str(status))
+        if status >= 400:
+            self.metrics.errors.inc(route, str(status), str(scope.get(ERROR_CODE_KEY, f"http_{status}")))
+
+    def _capped(self, scope: Scope, receive: Receive) -> Receive:
+        limit = self.max_body_bytes
+        declared = _content_length(scope)
+        received = 0
+
+        async def receive_capped() -> Message:
+            nonlocal received
+            if declared is not None and declared > limit:
+                raise StarletteHTTPException(413)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise StarletteHTTPException(413)
+            return message
+
+        return receive_capped
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+# --- the app ----------------------------------------------------------------------------------------------
+def create_app(
+    model: Any,
+    index: SearchIndex | None = None,
+    *,
+    limits: Limits | None = None,
+    batching: BatcherConfig | None = None,
+    batch_size: int = 32,
+    normalize: bool = True,
+) -> FastAPI:
+    """A FastAPI app serving ``model`` (a :class:`~sentvec.SentenceEncoder`) and, when given, ``index``.
+
+    Routes: ``POST /v1/embeddings`` (OpenAI's API), ``POST /similarity``, ``POST /search`` (404 without an index),
+    ``GET /health``, ``GET /metrics`` (Prometheus text) and FastAPI's ``GET /openapi.json`` and ``/docs``.
+    ``batching`` sets the micro-batches (token budget, wait); ``batch_size`` the rows per forward pass inside one;
+    ``normalize`` L2-normalizes ``/v1/embeddings`` vectors (after ``dimensions`` truncation), as OpenAI does.
+    ``/similarity`` and ``/search`` use the model's own vectors and similarity function.
+    """
+    limits = limits or Limits()
+    batching = batching or BatcherConfig()
+    encode, count_tokens = model_functions(model, batch_size, batching.max_batch_tokens)
+    batcher = MicroBatcher(encode, count_tokens, batching, ServerMetrics())
+    service = _Service(model, index, limits, batcher, normalize)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    app = FastAPI(
+        title="sentvec",
+        version=__version__,
+        summary=f"Sentence embeddings with {service.name}",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.batcher = batcher
+    app.state.metrics = batcher.metrics
+    errors = ERROR_RESPONSES
+    app.post("/v1/embeddings", response_model=EmbeddingResponse, responses=errors, tags=["embeddings"])(
+        service.embeddings
+    )
+    app.post("/similarity", response_model=SimilarityResponse, responses=errors, tags=["embeddings"])(
+        service.similarity
+    )
+    app.post("/search", response_model=SearchResponse, responses=errors, tags=["search"])(service.search)
+    app.get("/health", response_model=HealthResponse, tags=["service"])(service.health)
+    app.get("/metrics", response_class=Response, tags=["service"])(service.metrics_text)
+    _install_error_handlers(app, limits)
+    routes = frozenset(str(getattr(r, "path", "")) for r in app.routes)
+    app.add_middleware(ServiceMiddleware, metrics=batcher.metrics, max_body_bytes=limits.max_body_bytes, routes=routes)
+    return app
