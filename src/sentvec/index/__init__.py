@@ -1,0 +1,38 @@
+"""A persistent semantic index: documents in SQLite, their vectors searched with usearch's HNSW (or exactly).
+
+Needs the ``index`` extra (``pip install 'sentvec[index]'``) for usearch::
+
+    from sentvec.index import Index
+
+    with Index.create("my-index", model, precision="int8") as index:
+        index.add({"id": d["_id"], "text": d["text"], "metadata": {"lang": "en"}} for d in corpus)
+    with Index.open("my-index", model, read_only=True) as index:
+        hits = index.search("what is a cat?", k=10, filter={"lang": "en"})
+"""
+
+from sentvec.index.index import BatchReport, Index, SearchHit, WriteReport
+from sentvec.index.store import (
+    Document,
+    IndexFormatError,
+    IndexLockedError,
+    IndexModelMismatchError,
+    ReadOnlyIndexError,
+    SemanticIndexError,
+    model_fingerprint,
+    text_id,
+)
+
+__all__ = [
+    "BatchReport",
+    "Document",
+    "Index",
+    "IndexFormatError",
+    "IndexLockedError",
+    "IndexModelMismatchError",
+    "ReadOnlyIndexError",
+    "SearchHit",
+    "SemanticIndexError",
+    "WriteReport",
+    "model_fingerprint",
+    "text_id",
+]

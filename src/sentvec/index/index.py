@@ -1,0 +1,583 @@
+"""The persistent semantic index: documents and float32 vectors in SQLite, an HNSW graph of their codes beside.
+
+Folder layout (see :mod:`sentvec.index.store` and :mod:`sentvec.index.ann`):
+
+- ``index.sqlite`` (WAL): config, documents with their float32 vectors, tombstones, the ANN watermark.
+- ``ann-<random>.usearch``: the HNSW graph of the codes (float32, int8 or binary); immutable once written.
+- ``write.lock``: held (``flock``) by the one writable :class:`Index` at a time.
+
+Durability: :meth:`Index.add` commits its documents to SQLite batch by batch (``synchronous=FULL``); a batch is
+*acknowledged* when ``on_batch`` is called with its report: from then on its documents survive a crash, even
+``kill -9``. The ANN file is only rewritten at checkpoints (every ``checkpoint_every`` changes and on
+:meth:`Index.close`); opening for writing catches the graph up from SQLite (keys above the file's ``last_key``,
+tombstones above its ``tomb_seq``) and checkpoints. Readers (``read_only=True``) memory-map the file in use and
+search the rows it lacks exactly, inside one SQLite snapshot, so each search sees one committed state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import numpy as np
+
+from sentvec.index.ann import (
+    CONNECTIVITY,
+    EXPANSION_ADD,
+    EXPANSION_SEARCH,
+    PRECISIONS,
+    AnnIndex,
+    VectorCodec,
+    usearch_index,
+)
+from sentvec.index.store import (
+    DB_FILE,
+    FORMAT_VERSION,
+    AnnState,
+    Document,
+    DocumentStore,
+    IndexFormatError,
+    ReadOnlyIndexError,
+    acquire_lock,
+    batched,
+    calibrated_ranges,
+    check_config,
+    check_model,
+    matches,
+    model_fingerprint,
+    parse_doc,
+    prompt_name,
+    release_lock,
+    unlink_quietly,
+)
+from sentvec.quantization import calibration_ranges
+from sentvec.search.exact import TopK, as_embedding_matrix, semantic_search_arrays
+from sentvec.similarity import SimilarityFunction
+
+logger = logging.getLogger(__name__)
+
+RESCORE_FACTOR = 10  # compressed codes or a filter: rescore max(10 × k, 100) ANN candidates with float32 vectors
+RESCORE_MIN = 100
+CHECKPOINT_EVERY = 10_000
+EXACT_CHUNK = 50_000
+ENCODE_BATCH_SIZE = 32
+QUERY_PROMPTS = ("query",)
+DOCUMENT_PROMPTS = ("document", "passage", "corpus")
+
+Doc = Mapping[str, Any] | str
+_T = TypeVar("_T")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchHit:
+    """One result: the document and its score under the index's similarity (larger is more similar)."""
+
+    id: str
+    score: float
+    text: str
+    metadata: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchReport:
+    """One committed (acknowledged) batch: every id of ``ids`` is durably in the index."""
+
+    ids: tuple[str, ...]
+    added: int
+    updated: int
+    skipped: int
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteReport:
+    """Totals of one :meth:`Index.add` or :meth:`Index.update` call."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    batches: int = 0
+
+
+class Index:
+    """A persistent semantic index of documents, searched with an HNSW graph (usearch) or exactly.
+
+    Build one with :meth:`create`, reopen it with :meth:`open`; use it as a context manager (or call
+    :meth:`close`) so the graph is checkpointed. One writable instance per folder at a time
+    (:class:`IndexLockedError` otherwise); any number of ``read_only`` ones, in any process.
+    """
+
+    def __init__(
+        self, folder: Path, store: DocumentStore, config: dict[str, Any], model: Any, *, lock: int | None
+    ) -> None:
+        self.folder = folder
+        self.store = store
+        self.config = config
+        self.model = model
+        self.read_only = lock is None
+        self.dimension = int(config["dimension"])
+        self.similarity = SimilarityFunction.parse(config["similarity"])
+        self.precision = str(config["precision"])
+        ranges = config.get("int8_ranges")
+        self.codec = VectorCodec(
+            self.precision, self.similarity, self.dimension, None if ranges is None else np.asarray(ranges, np.float32)
+        )
+        self.checkpoint_every = CHECKPOINT_EVERY
+        self._lock_fd = lock
+        self._mutex = threading.RLock()
+        self._ann: AnnIndex | None = None
+        self._ann_state: AnnState | None = None  # the file loaded (reader) or last written (writer)
+        self._covered = 0  # every stored key <= this is in self._ann
+        self._covered_tomb = 0
+        self._lag = 0  # changes not yet in the ANN file
+        self._closed = False
+
+    # --- opening -------------------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, folder: str | Path, model: Any, precision: str = "float32", calibration: Any = None) -> Index:
+        """A new, empty, writable index in ``folder`` (created; it must not hold an index yet) for ``model``.
+
+        ``precision`` is what the ANN graph holds: ``"float32"``, ``"int8"`` (per-dimension ranges from
+        ``calibration``: an ``(N, D)`` array of embeddings or a list of texts to encode; without one, from the first
+        batch added) or ``"binary"`` (sign bits). Results are always rescored with the float32 vectors.
+        """
+        folder = Path(folder)
+        if model is None:
+            raise ValueError("Index.create needs the model that encodes the documents")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown index precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+        if (folder / DB_FILE).exists():
+            raise FileExistsError(f"{folder}: already holds an index; open it with Index.open")
+        usearch_index()  # a missing extra fails before anything is written
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = acquire_lock(folder)
+        try:
+            ranges = calibrated_ranges(model, precision, calibration, prompt_name(model, DOCUMENT_PROMPTS))
+            store = DocumentStore(folder, create=True)
+            config = _new_config(model, precision, ranges)
+            with store.write():
+                store.set_config(config)
+        except BaseException:
+            release_lock(lock)
+            raise
+        index = cls(folder, store, config, model, lock=lock)
+        index._ann = AnnIndex.new(index.codec)
+        return index
+
+    @classmethod
+    def open(cls, folder: str | Path, model: Any = None, read_only: bool = False) -> Index:
+        """Open an index. ``model`` is needed to add documents or search by text; when given, it must be the
+        model the index was built with (:class:`IndexModelMismatchError` otherwise).
+
+        Writable (the default): takes the folder's write lock, loads the ANN graph fully and catches it up from
+        SQLite when it lags (after a crash). ``read_only=True``: no lock; the graph is memory-mapped (usearch's
+        view) and writes raise :class:`ReadOnlyIndexError`.
+        """
+        folder = Path(folder)
+        store = DocumentStore(folder)
+        lock = None
+        try:
+            lock = None if read_only else acquire_lock(folder)
+            config = store.config()
+            check_config(folder, config)
+            if model is not None:
+                check_model(folder, config, model)
+            index = cls(folder, store, config, model, lock=lock)
+            if read_only:
+                index._read(lambda: None)
+            else:
+                index._catch_up()
+        except BaseException:
+            store.close()
+            release_lock(lock)
+            raise
+        return index
+
+    def _catch_up(self) -> None:
+        """Load the ANN file (or start a new graph), add the rows it lacks, drop deleted ones, checkpoint."""
+        state = self.store.ann_state()
+        ann: AnnIndex | None = None
+        covered, tomb = 0, self.store.last_tombstone()
+        if state is not None:
+            try:
+                ann = AnnIndex.load(self.folder / state.file, view=False)
+                covered, tomb = state.last_key, state.tomb_seq
+            except (FileNotFoundError, IndexFormatError) as e:
+                logger.warning("%s; rebuilding the ANN index from the stored vectors", e)
+        rebuilt = ann is None and state is not None
+        if ann is None:
+            ann = AnnIndex.new(self.codec)
+        removed, tomb = self.store.tombstones(after=tomb)
+        ann.remove(np.asarray(removed, dtype=np.int64))
+        added = 0
+        for keys, vectors, _ in self.store.iter_vectors(self.dimension, after=covered):
+            ann.add(keys, self.codec.encode(vectors))
+            added += len(keys)
+        self._ann, self._ann_state = ann, state
+        self._covered, self._covered_tomb = max(covered, self.store.max_key()), tomb
+        self._lag = added + len(removed) + int(rebuilt)
+        if added or removed:
+            logger.info("caught the ANN index up: %d added, %d removed", added, len(removed))
+        if self._lag:
+            self.checkpoint()
+        keep = {self._ann_state.file} if self._ann_state else set()
+        for path in self.folder.glob("ann-*.usearch*"):
+            if path.name not in keep:
+                unlink_quietly(path)
+
+    def _refresh_view(self) -> None:
+        """Reader: memory-map the ANN file the current snapshot points at (FileNotFoundError: retry)."""
+        state = self.store.ann_state()
+        if state == self._ann_state:
+            return
+        if self.codec.ranges is None and self.precision == "int8":
+            ranges = self.store.config().get("int8_ranges")
+            if ranges is not None:
+                self.codec = dataclasses.replace(self.codec, ranges=np.asarray(ranges, np.float32))
+        self._ann = None if state is None else AnnIndex.load(self.folder / state.file, view=True)
+        self._ann_state = state
+        self._covered = 0 if state is None else state.last_key
+
+    def close(self) -> None:
+        """Checkpoint (writable, when the ANN file lags), close SQLite, release the write lock."""
+        if self._closed:
+            return
+        try:
+            if not self.read_only and self._lag:
+                self.checkpoint()
+        finally:
+            self._closed = True
+            self.store.close()
+            release_lock(self._lock_fd)
+            self._lock_fd, self._ann = None, None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- writing -------------------------------------------------------------------------------------------------
+    def add(
+        self, docs: Iterable[Doc], *, batch_size: int = 256, on_batch: Callable[[BatchReport], None] | None = None
+    ) -> WriteReport:
+        """Add documents: dicts ``{"id", "text", "metadata"?}`` or strings (id: the first 16 hex digits of the
+        text's sha256). ``docs`` is consumed lazily, ``batch_size`` at a time: each batch is encoded, committed,
+        added to the graph, then reported to ``on_batch`` (its acknowledgement). Ids already stored (or seen
+        earlier in ``docs``) are skipped, so re-running an interrupted ``add`` completes it without duplicates.
+        """
+        return self._write(docs, batch_size, on_batch, upsert=False)
+
+    def update(
+        self, docs: Iterable[Doc], *, batch_size: int = 256, on_batch: Callable[[BatchReport], None] | None = None
+    ) -> WriteReport:
+        """Insert or replace documents (as :meth:`add`, but a stored id gets the new text and metadata: a new text
+        is re-encoded, a metadata-only change keeps the vector; the last occurrence of an id wins)."""
+        return self._write(docs, batch_size, on_batch, upsert=True)
+
+    def _write(
+        self,
+        docs: Iterable[Doc],
+        batch_size: int,
+        on_batch: Callable[[BatchReport], None] | None,
+        upsert: bool,
+    ) -> WriteReport:
+        self._check_writable()
+        self._require_model("adding documents")
+        if isinstance(docs, (str, Mapping)):
+            raise TypeError("expected an iterable of documents (dicts or strings), got a single document")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        totals = WriteReport()
+        seen = 0
+        for chunk in batched(docs, batch_size):
+            parsed = [parse_doc(doc, seen + i) for i, doc in enumerate(chunk)]
+            seen += len(chunk)
+            report = self._write_batch(parsed, upsert)
+            totals = WriteReport(
+                totals.added + report.added,
+                totals.updated + report.updated,
+                totals.skipped + report.skipped,
+                totals.batches + 1,
+            )
+            if on_batch is not None:
+                on_batch(report)
+            self._maybe_checkpoint()
+        return totals
+
+    def _write_batch(self, parsed: list[Document], upsert: bool) -> BatchReport:
+        unique: dict[str, Document] = {}
+        for doc in parsed:
+            if upsert or doc.id not in unique:
+                unique[doc.id] = doc
+        existing = self.store.keys_of(unique)
+        new = [d for d in unique.values() if d.id not in existing]
+        old = [d for d in unique.values() if upsert and d.id in existing]
+        changed = [d for d in old if d.text != existing[d.id][1]]
+        retagged = [d for d in old if d.text == existing[d.id][1]]
+        encode = new + changed
+        vectors = self._encode([d.text for d in encode], DOCUMENT_PROMPTS)
+        ranges = self.codec.ranges
+        if self.precision == "int8" and ranges is None and len(vectors):
+            ranges = calibration_ranges(vectors)
+        old_keys = [existing[d.id][0] for d in changed]
+        with self._mutex:
+            with self.store.write():
+                if ranges is not self.codec.ranges and ranges is not None:
+                    self.store.set_config({"int8_ranges": ranges.tolist()})
+                if old_keys:
+                    self.store.delete_keys(old_keys)
+                keys = [self.store.insert(d.id, d.text, d.metadata, v) for d, v in zip(encode, vectors, strict=True)]
+                for doc in retagged:
+                    self.store.set_metadata(existing[doc.id][0], doc.metadata)
+            # committed: acknowledged from here on, whatever happens to the graph
+            self.codec = dataclasses.replace(self.codec, ranges=ranges)
+            self._apply(np.asarray(keys, np.int64), vectors, np.asarray(old_keys, np.int64))
+        return BatchReport(
+            ids=tuple(unique), added=len(new), updated=len(old), skipped=len(parsed) - len(new) - len(old)
+        )
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete documents by id (unknown ids are ignored); returns how many were deleted."""
+        self._check_writable()
+        wanted = [ids] if isinstance(ids, str) else [str(i) for i in ids]
+        with self._mutex:
+            keys = sorted(key for key, _ in self.store.keys_of(wanted).values())
+            if not keys:
+                return 0
+            with self.store.write():
+                self.store.delete_keys(keys)
+            self._apply(np.zeros(0, np.int64), np.zeros((0, self.dimension), np.float32), np.asarray(keys, np.int64))
+        self._maybe_checkpoint()
+        return len(keys)
+
+    def _apply(self, keys: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
+        """Bring the in-memory graph up to a commit."""
+        assert self._ann is not None
+        if removed.size:
+            self._ann.remove(removed)
+            self._covered_tomb = self.store.last_tombstone()
+        if keys.size:
+            self._ann.add(keys, self.codec.encode(vectors))
+            self._covered = max(self._covered, int(keys.max()))
+        self._lag += int(keys.size + removed.size)
+
+    def _maybe_checkpoint(self) -> None:
+        if self._lag >= self.checkpoint_every:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Write the graph to a new ANN file and switch SQLite to it in one commit (then remove the old file)."""
+        self._check_writable()
+        with self._mutex:
+            assert self._ann is not None
+            name = self._ann.save(self.folder)
+            state = AnnState(name, self._covered, self._covered_tomb)
+            try:
+                with self.store.write():
+                    self.store.set_ann_state(state)
+            except BaseException:
+                unlink_quietly(self.folder / name)
+                raise
+            old, self._ann_state, self._lag = self._ann_state, state, 0
+            if old is not None and old.file != name:
+                unlink_quietly(self.folder / old.file)
+
+    # --- reading -------------------------------------------------------------------------------------------------
+    def search(
+        self, query: str | Any, k: int = 10, filter: Mapping[str, Any] | None = None, exact: bool = False
+    ) -> list[SearchHit]:
+        """The ``k`` documents most similar to ``query`` (a text, encoded with the model's query prompt when it has
+        one, or a vector), best first, ties by insertion order.
+
+        ``filter``: metadata equality on every field given (ANN candidates are over-fetched and filtered; when
+        fewer than ``k`` survive, the filtered documents are searched exactly). ``exact=True``: exact search over
+        every (matching) document with :func:`~sentvec.search.exact.semantic_search_arrays`. ANN candidates are
+        always rescored with the float32 vectors, so scores are exact either way (up to float32 rounding).
+        """
+        if isinstance(query, str):
+            return self.search_many([query], k, filter, exact)[0]
+        vector = as_embedding_matrix(query, "query vector")
+        if vector.shape[0] != 1:
+            raise ValueError(f"search takes one query vector, got {vector.shape[0]}; use search_many")
+        return self.search_many(vector, k, filter, exact)[0]
+
+    def search_many(
+        self,
+        queries: Sequence[str] | Any,
+        k: int = 10,
+        filter: Mapping[str, Any] | None = None,
+        exact: bool = False,
+    ) -> list[list[SearchHit]]:
+        """:meth:`search` for many queries (texts, encoded in one call, or an ``(n, D)`` array) at once."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        self._check_open()
+        matrix = self._query_matrix(queries)
+        where = dict(filter or {})
+        return self._read(lambda: self._exact(matrix, k, where) if exact else self._approximate(matrix, k, where))
+
+    def _read(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` in one SQLite snapshot, a reader's view first switched to the ANN file it names."""
+        for attempt in range(8):
+            try:
+                with self._mutex, self.store.snapshot():
+                    if self.read_only:
+                        self._refresh_view()
+                    return fn()
+            except FileNotFoundError:  # the snapshot named an ANN file a checkpoint has just replaced
+                if attempt == 7:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _query_matrix(self, queries: Sequence[str] | Any) -> np.ndarray:
+        if isinstance(queries, str):
+            queries = [queries]
+        if isinstance(queries, (list, tuple)) and queries and all(isinstance(q, str) for q in queries):
+            self._require_model("searching by text")
+            return self._encode(list(queries), QUERY_PROMPTS)
+        matrix = np.asarray(as_embedding_matrix(queries, "query vectors"), dtype=np.float32)
+        if matrix.shape[1] != self.dimension:
+            raise ValueError(f"query vectors have dimension {matrix.shape[1]}, the index {self.dimension}")
+        return matrix
+
+    def _approximate(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[list[SearchHit]]:
+        """ANN candidates (plus the rows the graph lacks) rescored exactly; exact search on a shortfall."""
+        filtered = bool(where)
+        count = 2 * k if self.codec.exact_candidates and not filtered else max(RESCORE_FACTOR * k, RESCORE_MIN)
+        ann = self._ann if self._ann is not None and len(self._ann) else None
+        candidates = ann.search(self.codec.encode(queries), count) if ann else [np.zeros(0, np.int64)] * len(queries)
+        tail = [part for part in self.store.iter_vectors(self.dimension, after=self._covered, where=where)]
+        tail_keys = np.concatenate([p[0] for p in tail]) if tail else np.zeros(0, np.int64)
+        tail_vectors = np.concatenate([p[1] for p in tail]) if tail else np.zeros((0, self.dimension), np.float32)
+        total: int | None = None
+        results: list[list[SearchHit]] = []
+        for i, found in enumerate(candidates):
+            keys, vectors, metadata = self.store.vectors(found[found <= self._covered], self.dimension)
+            if filtered:
+                keep = np.fromiter((matches(m, where) for m in metadata), dtype=bool, count=len(keys))
+                keys, vectors = keys[keep], vectors[keep]
+            keys, vectors = np.concatenate([keys, tail_keys]), np.concatenate([vectors, tail_vectors])
+            if len(keys) < k:
+                total = len(self) if total is None and not filtered else total
+                if filtered or len(keys) < (total or 0):
+                    results.extend(self._exact(queries[i : i + 1], k, where))
+                    continue
+            order = np.argsort(keys, kind="stable")  # ties in score go to the earlier document
+            scores, idx = semantic_search_arrays(queries[i], vectors[order], top_k=k, score=self.similarity)
+            results.append(self._hits(keys[order][idx[0]], scores[0]))
+        return results
+
+    def _exact(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[list[SearchHit]]:
+        """Exact top-k over every matching document, streamed ``EXACT_CHUNK`` rows at a time in key order."""
+        best = TopK(len(queries), k)
+        for keys, vectors, _ in self.store.iter_vectors(self.dimension, where=where, chunk=EXACT_CHUNK):
+            if len(keys):
+                scores, idx = semantic_search_arrays(
+                    queries, vectors, top_k=k, score=self.similarity, corpus_chunk_size=EXACT_CHUNK
+                )
+                best.add(scores, keys[idx])
+        return [self._hits(best.indices[i], best.scores[i]) for i in range(len(queries))]
+
+    def _hits(self, keys: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
+        rows = self.store.rows([int(key) for key in keys])
+        return [
+            SearchHit(rows[key].id, float(score), rows[key].text, rows[key].metadata)
+            for key, score in zip(keys.tolist(), scores.tolist(), strict=True)
+            if key in rows
+        ]
+
+    def get(self, doc_id: str) -> Document | None:
+        """The stored document with this id, or None."""
+        self._check_open()
+        row = self.store.get(str(doc_id))
+        return None if row is None else Document(row.id, row.text, row.metadata)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.get(doc_id) is not None
+
+    def __len__(self) -> int:
+        self._check_open()
+        return self.store.count()
+
+    def info(self) -> dict[str, Any]:
+        """What the index is and holds: model, fingerprint, dimension, similarity, precision, counts, ANN file."""
+        self._check_open()
+        with self._mutex, self.store.snapshot():
+            state = self.store.ann_state()
+            documents = self.store.count()
+            saved = 0 if state is None else state.last_key
+            pending = sum(len(keys) for keys, _, _ in self.store.iter_vectors(self.dimension, after=saved))
+        return {
+            "path": str(self.folder),
+            "model": self.config["model_name"],
+            "model_source": self.config.get("model_source"),
+            "fingerprint": self.config["fingerprint"],
+            "dimension": self.dimension,
+            "similarity": self.similarity.value,
+            "precision": self.precision,
+            "documents": documents,
+            "ann_file": None if state is None else state.file,
+            "ann_pending": pending,
+            "int8_calibrated": self.codec.ranges is not None if self.precision == "int8" else None,
+            "hnsw": {
+                "connectivity": CONNECTIVITY,
+                "expansion_add": EXPANSION_ADD,
+                "expansion_search": EXPANSION_SEARCH,
+            },
+            "read_only": self.read_only,
+        }
+
+    # --- helpers -------------------------------------------------------------------------------------------------
+    def _encode(self, texts: list[str], prompts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        name = self.config.get("query_prompt_name" if prompts is QUERY_PROMPTS else "document_prompt_name")
+        kwargs = {"prompt_name": name} if name and name in (getattr(self.model, "prompts", None) or {}) else {}
+        vectors = self.model.encode(
+            texts, batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False, **kwargs
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"{self.folder}: the index is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise ReadOnlyIndexError(f"{self.folder}: opened read-only; open it with read_only=False to write")
+
+    def _require_model(self, what: str) -> None:
+        if self.model is None:
+            raise ValueError(f"{what} needs the model: Index.open({str(self.folder)!r}, model=...)")
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "writable"
+        return f"Index({str(self.folder)!r}, model={self.config['model_name']!r}, {self.precision}, {mode})"
+
+
+# --- module helpers ----------------------------------------------------------------------------------------------
+
+
+def _new_config(model: Any, precision: str, ranges: np.ndarray | None) -> dict[str, Any]:
+    source = getattr(model, "source", None)
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_name": str(getattr(model, "name", None) or source or type(model).__name__),
+        "model_source": None if source is None else str(Path(source).resolve()),
+        "fingerprint": model_fingerprint(model),
+        "dimension": int(model.dimension),
+        "similarity": SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine").value,
+        "precision": precision,
+        "int8_ranges": None if ranges is None else ranges.tolist(),
+        "query_prompt_name": prompt_name(model, QUERY_PROMPTS),
+        "document_prompt_name": prompt_name(model, DOCUMENT_PROMPTS),
+        "hnsw": {"connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD, "expansion_search": EXPANSION_SEARCH},
+    }

@@ -1,0 +1,534 @@
+"""The SQLite half of an index folder: documents, their float32 vectors, the config and the ANN watermark.
+
+One file, ``index.sqlite``, in WAL mode with ``synchronous=FULL``:
+
+- ``documents(key INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, text, metadata JSON, vector BLOB)``: the
+  float32 vector lives in the same row as its document, so a committed batch holds documents and vectors together
+  (nothing to reconcile after a crash), and WAL gives every reader a consistent snapshot of both. ``key`` is the
+  ANN label; AUTOINCREMENT never reuses a key, so "keys above the ANN file's last key" are exactly the rows the
+  file lacks.
+- ``tombstones(seq, key)``: keys deleted since the ANN file was last written (pruned when it is rewritten).
+- ``ann_state``: the ANN file in use and what it covers (``last_key``, ``tomb_seq``), switched in one commit.
+- ``config``: JSON values (model, fingerprint, dimension, similarity, precision, int8 ranges, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import re
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentvec.errors import DataFormatError, SentvecError
+from sentvec.quantization import calibration_ranges
+from sentvec.search.exact import as_embedding_matrix
+
+DB_FILE = "index.sqlite"
+FORMAT_VERSION = 1
+LOCK_FILE = "write.lock"
+REQUIRED_CONFIG = ("format_version", "model_name", "fingerprint", "dimension", "similarity", "precision")
+SQL_CHUNK = 500  # ids or keys bound per statement (below every SQLite variable limit)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    key INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tombstones (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ann_state (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    file TEXT NOT NULL,
+    last_key INTEGER NOT NULL,
+    tomb_seq INTEGER NOT NULL
+);
+"""
+
+
+class SemanticIndexError(SentvecError):
+    """Base class of the errors of :mod:`sentvec.index`."""
+
+
+class IndexFormatError(SemanticIndexError, ValueError):
+    """The folder is not an index, or its files are malformed; the message names the path."""
+
+
+class IndexModelMismatchError(SemanticIndexError, ValueError):
+    """The model given does not match the model the index was built with; the message names both."""
+
+    def __init__(self, path: object, index_model: str, index_fp: str, given_model: str, given_fp: str) -> None:
+        self.index_model, self.given_model = index_model, given_model
+        super().__init__(
+            f"{path}: the index was built with model {index_model!r} (fingerprint {index_fp[:12]}), but the model "
+            f"given is {given_model!r} (fingerprint {given_fp[:12]}); open it with the index's model or rebuild it"
+        )
+
+
+class ReadOnlyIndexError(SemanticIndexError, PermissionError):
+    """A write was attempted on an index opened with ``read_only=True``."""
+
+
+class IndexLockedError(SemanticIndexError, OSError):
+    """Another process (or object) holds the index open for writing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnState:
+    """The ANN file in use and what it covers: every key ``<= last_key`` added, every tombstone ``<= tomb_seq``
+    removed."""
+
+    file: str
+    last_key: int
+    tomb_seq: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One stored document."""
+
+    key: int
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+# --- model fingerprint -------------------------------------------------------------------------------------------
+
+FINGERPRINT_BYTES = 64
+_MODULE_DIR = re.compile(r"^\d+_")
+
+
+def model_fingerprint(model: Any) -> str:
+    """A 32-hex-digit fingerprint of a model's weights, independent of the backend that runs them.
+
+    sha256 over ``dimension`` and, for every ``*.safetensors`` weight file of the model folder (``model.source``:
+    ``model.safetensors`` at the root and those of module folders such as ``2_Dense``, by relative path), the
+    file's header (tensor names, dtypes, shapes) and the first and last 64 bytes of each tensor's data. Any
+    fine-tuning changes those bytes; reading them costs a few hundred small reads whatever the model's size.
+    Without a safetensors file, other weight files (``pytorch_model.bin``, ``onnx/model.onnx``) are hashed by size
+    and first/last MiB; a model without a folder is hashed from its live torch parameters (first/last 16 values of
+    each tensor), which does not match the folder-based fingerprint of the same weights.
+    """
+    h = hashlib.sha256(f"sentvec-fingerprint-v1|dimension={int(model.dimension)}|".encode())
+    source = getattr(model, "source", None)
+    files = _weight_files(Path(source)) if source is not None else []
+    if files:
+        for rel, path in files:
+            h.update(f"|{rel}|".encode())
+            if path.suffix == ".safetensors":
+                _hash_safetensors(h, path)
+            else:
+                _hash_head_tail(h, path, 1 << 20)
+    else:
+        _hash_live(h, model)
+    return h.hexdigest()[:32]
+
+
+def _weight_files(root: Path) -> list[tuple[str, Path]]:
+    if not root.is_dir():
+        return []
+    found = [root / "model.safetensors"] if (root / "model.safetensors").is_file() else []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and _MODULE_DIR.match(p.name)):
+        found.extend(sorted(sub.glob("*.safetensors")))
+    if not found:
+        found = [p for p in (root / "pytorch_model.bin", root / "onnx" / "model.onnx") if p.is_file()]
+    return [(p.relative_to(root).as_posix(), p) for p in found]
+
+
+def _hash_safetensors(h: Any, path: Path) -> None:
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        for name in sorted(k for k in header if k != "__metadata__"):
+            entry = header[name]
+            begin, end = (8 + n + int(x) for x in entry["data_offsets"])
+            h.update(f"{name}|{entry['dtype']}|{entry['shape']}|".encode())
+            f.seek(begin)
+            h.update(f.read(min(FINGERPRINT_BYTES, end - begin)))
+            f.seek(max(begin, end - FINGERPRINT_BYTES))
+            h.update(f.read(end - max(begin, end - FINGERPRINT_BYTES)))
+
+
+def _hash_head_tail(h: Any, path: Path, size: int) -> None:
+    total = path.stat().st_size
+    h.update(str(total).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(size))
+        f.seek(max(0, total - size))
+        h.update(f.read(size))
+
+
+def _hash_live(h: Any, model: Any) -> None:
+    pipeline = getattr(getattr(model, "backend", None), "pipeline", None)
+    if pipeline is None or not hasattr(pipeline, "state_dict"):
+        raise IndexFormatError(f"cannot fingerprint model {getattr(model, 'name', model)!r}: no weights folder")
+    for name, tensor in sorted(pipeline.state_dict().items()):
+        flat = tensor.detach().to("cpu").float().reshape(-1).numpy()
+        h.update(f"{name}|{tuple(tensor.shape)}|".encode())
+        h.update(np.ascontiguousarray(flat[:16]).tobytes() + np.ascontiguousarray(flat[-16:]).tobytes())
+
+
+# --- metadata filters --------------------------------------------------------------------------------------------
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    return bool(a == b)
+
+
+def matches(metadata: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    """Whether ``metadata`` equals ``where`` on every field (a missing field equals ``None``; ``True`` != 1)."""
+    return all(_same(metadata.get(field), value) for field, value in where.items())
+
+
+def _sql_filter(where: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """A WHERE clause narrowing to candidates of a filter (scalar fields only; :func:`matches` decides)."""
+    clauses, params = [], []
+    for field, value in where.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or '"' in field:
+            continue
+        clauses.append("json_extract(metadata, ?) = ?")
+        params.extend([f'$."{field}"', value])
+    return (" AND ".join(clauses) or "1"), params
+
+
+# --- the store ---------------------------------------------------------------------------------------------------
+
+
+class DocumentStore:
+    """The SQLite database of an index folder. Thread-safe (one connection behind a lock).
+
+    Writes run in :meth:`write` (``BEGIN IMMEDIATE`` ... ``COMMIT``); a group of reads that must see one state
+    runs in :meth:`snapshot`.
+    """
+
+    def __init__(self, folder: Path, *, create: bool = False) -> None:
+        self.path = folder / DB_FILE
+        if not create and not self.path.is_file():
+            raise IndexFormatError(f"{folder}: not an index folder (no {DB_FILE})")
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+        if create:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.executescript(SCHEMA)
+        self._conn.execute("PRAGMA synchronous = FULL")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every query inside sees the same committed state (re-entrant)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction, committed (durably) on success, rolled back on error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- config --------------------------------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """Every config value."""
+        return {key: json.loads(value) for key, value in self._query("SELECT key, value FROM config")}
+
+    def set_config(self, values: Mapping[str, Any]) -> None:
+        """Insert or replace config values (inside a write transaction)."""
+        rows = [(key, json.dumps(value)) for key, value in values.items()]
+        with self._lock:
+            self._conn.executemany("INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)", rows)
+
+    # --- documents -----------------------------------------------------------------------------------------------
+    def count(self) -> int:
+        """Number of documents."""
+        return int(self._query("SELECT count(*) FROM documents")[0][0])
+
+    def max_key(self) -> int:
+        """The largest key ever used (0 when none), deleted rows included."""
+        row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")
+        return int(row[0][0]) if row else 0
+
+    def keys_of(self, ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """``{id: (key, text)}`` of the given ids that are stored."""
+        ids = list(ids)
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(ids), SQL_CHUNK):
+            chunk = ids[start : start + SQL_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for doc_id, key, text in self._query(f"SELECT id, key, text FROM documents WHERE id IN ({marks})", chunk):
+                found[doc_id] = (int(key), text)
+        return found
+
+    def insert(self, doc_id: str, text: str, metadata: Mapping[str, Any], vector: np.ndarray) -> int:
+        """Insert one document (inside a write transaction); returns its new key."""
+        blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO documents (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
+                (doc_id, text, json.dumps(dict(metadata), ensure_ascii=False), blob),
+            )
+            return int(cur.lastrowid or 0)
+
+    def set_metadata(self, key: int, metadata: Mapping[str, Any]) -> None:
+        """Replace one document's metadata (inside a write transaction)."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE documents SET metadata = ? WHERE key = ?", (json.dumps(dict(metadata), ensure_ascii=False), key)
+            )
+
+    def delete_keys(self, keys: Sequence[int]) -> None:
+        """Delete documents and record tombstones for the ANN file (inside a write transaction)."""
+        with self._lock:
+            for start in range(0, len(keys), SQL_CHUNK):
+                chunk = list(keys[start : start + SQL_CHUNK])
+                self._conn.execute(f"DELETE FROM documents WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            self._conn.executemany("INSERT INTO tombstones (key) VALUES (?)", [(k,) for k in keys])
+
+    def get(self, doc_id: str) -> Row | None:
+        """One document by id."""
+        rows = self._query("SELECT key, id, text, metadata FROM documents WHERE id = ?", (doc_id,))
+        return _row(rows[0]) if rows else None
+
+    def rows(self, keys: Sequence[int] | np.ndarray) -> dict[int, Row]:
+        """``{key: Row}`` of the given keys that are stored."""
+        found: dict[int, Row] = {}
+        for start in range(0, len(keys), SQL_CHUNK):
+            chunk = [int(k) for k in keys[start : start + SQL_CHUNK]]
+            marks = ",".join("?" * len(chunk))
+            for raw in self._query(f"SELECT key, id, text, metadata FROM documents WHERE key IN ({marks})", chunk):
+                found[int(raw[0])] = _row(raw)
+        return found
+
+    def vectors(
+        self, keys: Sequence[int] | np.ndarray, dimension: int
+    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """``(keys, (n, D) float32 vectors, metadata)`` of the given keys that are stored, by key ascending."""
+        found: list[tuple[int, bytes, str]] = []
+        for start in range(0, len(keys), SQL_CHUNK):
+            chunk = [int(k) for k in keys[start : start + SQL_CHUNK]]
+            marks = ",".join("?" * len(chunk))
+            found += self._query(f"SELECT key, vector, metadata FROM documents WHERE key IN ({marks})", chunk)
+        found.sort(key=lambda r: r[0])
+        return _unpack(found, dimension)
+
+    def iter_vectors(
+        self, dimension: int, *, after: int = 0, where: Mapping[str, Any] | None = None, chunk: int = 50000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]]:
+        """Stream ``(keys, vectors, metadata)`` chunks of the documents with key ``> after`` (by key ascending)
+        that match ``where`` (metadata is only read, and only returned, with a filter; else it is empty)."""
+        clause, params = _sql_filter(where or {})
+        meta = "metadata" if where else "'{}'"
+        sql = f"SELECT key, vector, {meta} FROM documents WHERE key > ? AND {clause} ORDER BY key LIMIT ?"
+        last = after
+        while True:
+            found = self._query(sql, [last, *params, chunk])
+            if not found:
+                return
+            last, complete = int(found[-1][0]), len(found) < chunk
+            if where:
+                found = [r for r in found if matches(json.loads(r[2]), where)]
+            keys, matrix, metadata = _unpack(found, dimension, with_metadata=bool(where))
+            yield keys, matrix, metadata
+            if complete:
+                return
+
+    # --- ANN bookkeeping -----------------------------------------------------------------------------------------
+    def ann_state(self) -> AnnState | None:
+        """The ANN file in use, or None when none was written yet."""
+        rows = self._query("SELECT file, last_key, tomb_seq FROM ann_state WHERE one = 1")
+        return AnnState(rows[0][0], int(rows[0][1]), int(rows[0][2])) if rows else None
+
+    def set_ann_state(self, state: AnnState) -> None:
+        """Point at a new ANN file and drop the tombstones it covers (inside a write transaction)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO ann_state (one, file, last_key, tomb_seq) VALUES (1, ?, ?, ?)",
+                (state.file, state.last_key, state.tomb_seq),
+            )
+            self._conn.execute("DELETE FROM tombstones WHERE seq <= ?", (state.tomb_seq,))
+
+    def tombstones(self, after: int) -> tuple[list[int], int]:
+        """Keys deleted after tombstone ``after`` and the last tombstone's number (``after`` when none)."""
+        rows = self._query("SELECT seq, key FROM tombstones WHERE seq > ? ORDER BY seq", (after,))
+        return [int(k) for _, k in rows], (int(rows[-1][0]) if rows else after)
+
+    def last_tombstone(self) -> int:
+        """The number of the last tombstone ever written (0 when none)."""
+        row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'tombstones'")
+        return int(row[0][0]) if row else 0
+
+
+def _row(raw: Sequence[Any]) -> Row:
+    return Row(int(raw[0]), raw[1], raw[2], json.loads(raw[3]))
+
+
+def _unpack(
+    found: Sequence[Sequence[Any]], dimension: int, with_metadata: bool = True
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    keys = np.fromiter((int(r[0]) for r in found), dtype=np.int64, count=len(found))
+    matrix = np.frombuffer(b"".join(r[1] for r in found), dtype=np.float32).reshape(len(found), dimension)
+    return keys, matrix, [json.loads(r[2]) for r in found] if with_metadata else []
+
+
+# --- documents, config and lock helpers -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """One stored document."""
+
+    id: str
+    text: str
+    metadata: Mapping[str, Any]
+
+
+def text_id(text: str) -> str:
+    """The id given to a document passed as a bare string: the first 16 hex digits of its text's sha256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_doc(doc: Any, n: int) -> Document:
+    """The document at position ``n`` of an input: a dict ``{"id", "text", "metadata"?}`` or a string."""
+    where = f"document {n}"
+    if isinstance(doc, str):
+        return Document(text_id(doc), doc, {})
+    if not isinstance(doc, Mapping):
+        raise DataFormatError(where, None, f"expected a dict or a string, got {type(doc).__name__}")
+    for field in ("id", "text"):
+        if field not in doc:
+            raise DataFormatError(where, None, "missing field", field)
+    raw_id = doc["id"]
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or raw_id == "":
+        raise DataFormatError(where, None, f"expected a non-empty string id, got {raw_id!r}", "id")
+    if not isinstance(doc["text"], str):
+        raise DataFormatError(where, None, f"expected text, got {type(doc['text']).__name__}", "text")
+    metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise DataFormatError(where, None, f"expected an object, got {type(metadata).__name__}", "metadata")
+    try:
+        json.dumps(dict(metadata))
+    except (TypeError, ValueError) as e:
+        raise DataFormatError(where, None, f"not JSON-serializable: {e}", "metadata") from None
+    return Document(str(raw_id), doc["text"], dict(metadata))
+
+
+def prompt_name(model: Any, names: Sequence[str]) -> str | None:
+    """The first of ``names`` among the model's prompts (as InformationRetrievalEvaluator picks them)."""
+    prompts = getattr(model, "prompts", None) or {}
+    return next((name for name in names if name in prompts), None)
+
+
+def check_config(folder: Path, config: Mapping[str, Any]) -> None:
+    """Raise :class:`IndexFormatError` unless ``config`` is a usable index config."""
+    missing = [key for key in REQUIRED_CONFIG if key not in config]
+    if missing:
+        raise IndexFormatError(f"{folder}: index config lacks {', '.join(missing)}")
+    if int(config["format_version"]) > FORMAT_VERSION:
+        raise IndexFormatError(f"{folder}: index format {config['format_version']} is newer than this sentvec's")
+
+
+def check_model(folder: Path, config: Mapping[str, Any], model: Any) -> None:
+    """Raise :class:`IndexModelMismatchError` unless ``model`` is the model the index was built with."""
+    given = model_fingerprint(model)
+    if given != config["fingerprint"] or int(model.dimension) != int(config["dimension"]):
+        raise IndexModelMismatchError(
+            folder, str(config["model_name"]), str(config["fingerprint"]), str(getattr(model, "name", model)), given
+        )
+
+
+def acquire_lock(folder: Path) -> int:
+    """Take the folder's exclusive write lock (released by the OS if the process dies)."""
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise IndexLockedError(
+            f"{folder}: the index is open for writing elsewhere; open it with read_only=True to search it"
+        ) from None
+    return fd
+
+
+def release_lock(fd: int | None) -> None:
+    """Release a lock taken by :func:`acquire_lock` (None: nothing)."""
+    if fd is not None:
+        os.close(fd)
+
+
+def unlink_quietly(path: Path) -> None:
+    """Remove a file, ignoring failures."""
+    with contextlib.suppress(OSError):  # a reader on Windows may still map it: a later writer's open removes it
+        path.unlink()
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of ``size`` items (the last one shorter), drawn lazily from ``items``."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def calibrated_ranges(model: Any, precision: str, calibration: Any, prompt: str | None) -> np.ndarray | None:
+    """int8 ranges from a calibration set: an ``(N, D)`` array of embeddings or a list of texts."""
+    if calibration is None:
+        return None
+    if precision != "int8":
+        raise ValueError(f"calibration= is only used with precision='int8', not {precision!r}")
+    if isinstance(calibration, (list, tuple)) and calibration and all(isinstance(t, str) for t in calibration):
+        kwargs = {"prompt_name": prompt} if prompt else {}
+        calibration = model.encode(list(calibration), convert_to_numpy=True, show_progress_bar=False, **kwargs)
+    vectors = as_embedding_matrix(calibration, "calibration embeddings")
+    if vectors.shape[1] != model.dimension:
+        raise ValueError(f"calibration embeddings have dimension {vectors.shape[1]}, the model {model.dimension}")
+    return calibration_ranges(vectors)

@@ -1,0 +1,261 @@
+"""sentvec.index.Index on the tiny model: add/update/delete/search/get, precisions, filters, persistence, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from _tiny_model import WORDS
+
+from sentvec.errors import DataFormatError, MissingExtraError, SentvecError
+from sentvec.index import (
+    Index,
+    IndexLockedError,
+    IndexModelMismatchError,
+    ReadOnlyIndexError,
+    SearchHit,
+    model_fingerprint,
+    text_id,
+)
+from sentvec.index.store import release_lock
+from sentvec.search.exact import semantic_search
+
+pytest.importorskip("usearch")
+
+
+def make_docs(n, seed=0, prefix="d"):
+    rng = random.Random(seed)
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))),
+            "metadata": {"group": i % 4, "even": i % 2 == 0, "lang": "de" if i % 10 == 3 else "en"},
+        }
+        for i in range(n)
+    ]
+
+
+DOCS = make_docs(150)
+QUERIES = ["the cat sleeps", "a big red house by the river", "dogs like music", "the moon at night"]
+
+
+def exact_ids(model, docs, query, k):
+    emb = model.encode([d["text"] for d in docs], convert_to_numpy=True)
+    q = model.encode(query, prompt_name="query")
+    return [docs[h.corpus_id]["id"] for h in semantic_search(q, emb, top_k=k)[0]]
+
+
+@pytest.fixture(scope="module")
+def built(model, tmp_path_factory):
+    """A closed float32 index of DOCS."""
+    folder = tmp_path_factory.mktemp("idx") / "index"
+    with Index.create(folder, model) as index:
+        report = index.add(DOCS, batch_size=64)
+    assert (report.added, report.skipped, report.batches) == (150, 0, 3)
+    return folder
+
+
+def test_search_matches_exact_search(model, built):
+    with Index.open(built, model, read_only=True) as index:
+        assert len(index) == 150
+        for query in QUERIES:
+            hits = index.search(query, k=5)
+            assert [h.id for h in hits] == exact_ids(model, DOCS, query, 5)
+            exact = index.search(query, k=5, exact=True)
+            assert [h.id for h in hits] == [h.id for h in exact]
+            assert [h.score for h in hits] == pytest.approx([h.score for h in exact], rel=1e-6)
+            assert all(isinstance(h, SearchHit) for h in hits)
+        hit = hits[0]
+        assert hit.text == next(d["text"] for d in DOCS if d["id"] == hit.id)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            hit.score = 0.0  # type: ignore[misc]
+
+
+def test_search_by_vector_and_many(model, built):
+    with Index.open(built, read_only=True) as index:  # no model: vectors only
+        vector = model.encode("the cat sleeps", prompt_name="query")
+        by_vector = index.search(vector, k=3)
+        assert [h.id for h in by_vector] == exact_ids(model, DOCS, "the cat sleeps", 3)
+        many = index.search_many(np.stack([vector, vector]), k=3)
+        assert [[h.id for h in row] for row in many] == [[h.id for h in by_vector]] * 2
+        with pytest.raises(ValueError, match="needs the model"):
+            index.search("text needs a model")
+        with pytest.raises(ValueError, match="dimension"):
+            index.search(np.ones(7, dtype=np.float32))
+
+
+@pytest.mark.parametrize("precision", ["int8", "binary"])
+def test_compressed_precisions_rescore_with_float_vectors(model, tmp_path, precision):
+    calibration = [d["text"] for d in DOCS[:50]] if precision == "int8" else None
+    with Index.create(tmp_path / "i", model, precision=precision, calibration=calibration) as index:
+        index.add(DOCS)
+        assert index.info()["precision"] == precision
+        for query in QUERIES:
+            hits = index.search(query, k=5)
+            exact = {h.id: h.score for h in index.search(query, k=150, exact=True)}
+            assert len(hits) == 5
+            assert [h.score for h in hits] == pytest.approx([exact[h.id] for h in hits], rel=1e-6)  # rescored
+            assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    if precision == "int8":
+        with Index.open(tmp_path / "i", read_only=True) as ro:
+            assert ro.codec.ranges is not None and ro.codec.ranges.shape == (2, model.dimension)
+
+
+def test_int8_without_calibration_uses_the_first_batch(model, tmp_path):
+    with Index.create(tmp_path / "i", model, precision="int8") as index:
+        assert index.info()["int8_calibrated"] is False
+        index.add(DOCS[:40])
+        assert index.info()["int8_calibrated"] is True
+        ranges = index.codec.ranges.copy()
+        index.add(DOCS[40:])
+        assert np.array_equal(index.codec.ranges, ranges)
+    with Index.open(tmp_path / "i", model) as index:
+        assert np.array_equal(index.codec.ranges, ranges)
+    with pytest.raises(ValueError, match="only used with precision='int8'"):
+        Index.create(tmp_path / "j", model, precision="binary", calibration=np.ones((3, model.dimension)))
+
+
+def test_add_skips_present_ids_and_strings_get_content_ids(model, tmp_path):
+    batches = []
+    with Index.create(tmp_path / "i", model) as index:
+        first = index.add(DOCS[:30], batch_size=10, on_batch=batches.append)
+        again = index.add(iter(DOCS[:40]), batch_size=25)  # a generator; 30 present, 10 new
+        assert (first.added, again.added, again.skipped) == (30, 10, 30)
+        assert [len(b.ids) for b in batches] == [10, 10, 10]
+        report = index.add(["hello world", "the cat sleeps", "hello world"])
+        assert (report.added, report.skipped) == (2, 1)
+        assert index.get(text_id("hello world")).text == "hello world"
+        assert len(index) == 42 and "d3" in index and "nope" not in index
+        assert index.get("nope") is None
+        assert index.get("d3").metadata == DOCS[3]["metadata"]
+
+
+def test_update_and_delete(model, tmp_path):
+    with Index.create(tmp_path / "i", model) as index:
+        index.add(DOCS[:50])
+        report = index.update(
+            [
+                {"id": "d1", "text": "the moon at night"},
+                {"id": "d2", "text": DOCS[2]["text"], "metadata": {"group": 99}},
+                {"id": "new", "text": "fish eats food"},
+            ]
+        )
+        assert (report.added, report.updated) == (1, 2)
+        assert index.get("d1").text == "the moon at night" and index.get("d1").metadata == {}
+        assert index.get("d2").metadata == {"group": 99}
+        assert index.search(model.encode("the moon at night"), k=1)[0].id == "d1"
+        assert [h.id for h in index.search("x", k=5, filter={"group": 99})] == ["d2"]
+        assert index.delete(["d1", "d5", "missing"]) == 2
+        assert len(index) == 49 and index.get("d1") is None
+        ids = {h.id for q in QUERIES for h in index.search(q, k=49)}
+        assert "d1" not in ids and "d5" not in ids and len(ids) == 49
+        assert len(index._ann) == 49
+
+
+def test_filters(model, built):
+    with Index.open(built, model, read_only=True) as index:
+        for query in QUERIES:
+            hits = index.search(query, k=5, filter={"group": 1, "even": False})
+            assert len(hits) == 5 and all(h.metadata["group"] == 1 for h in hits)
+            exact = index.search(query, k=5, filter={"group": 1, "even": False}, exact=True)
+            assert [h.id for h in hits] == [h.id for h in exact]
+        rare = index.search("the cat", k=20, filter={"lang": "de"})  # 15 of 150 match: exact fallback
+        assert len(rare) == 15 and all(h.metadata["lang"] == "de" for h in rare)
+        assert index.search("the cat", k=5, filter={"even": 1}) == []  # True is not 1
+        assert index.search("the cat", k=5, filter={"group": 7}) == []
+
+
+def test_reopen_and_catch_up_after_an_abandoned_writer(model, tmp_path):
+    folder = tmp_path / "i"
+    with Index.create(folder, model) as index:
+        index.add(DOCS[:100])
+    index = Index.open(folder, model)
+    index.checkpoint_every = 10**9
+    index.delete([f"d{i}" for i in range(10)])
+    index.add(DOCS[100:])
+    # a crash: nothing is checkpointed, the lock goes with the process
+    index.store.close()
+    release_lock(index._lock_fd)
+    with Index.open(folder, model, read_only=True) as reader:
+        assert reader.info()["ann_pending"] == 50  # the ANN file lags; searches cover the rest exactly
+        ids = {h.id for h in reader.search("the cat", k=140)}
+        assert len(ids) == 140 and "d3" not in ids and "d149" in ids
+    with Index.open(folder, model) as index:  # catches the graph up and checkpoints
+        assert len(index._ann) == 140 == len(index)
+        assert index.info()["ann_pending"] == 0
+    (folder / index._ann_state.file).unlink()  # a lost ANN file is rebuilt from SQLite
+    with Index.open(folder, model) as index:
+        assert len(index._ann) == 140
+        assert [h.id for h in index.search(QUERIES[0], k=5)] == [h.id for h in index.search(QUERIES[0], 5, exact=True)]
+
+
+def test_read_only_and_locking(model, built, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(built, folder)
+    with Index.open(folder, model) as writer:
+        with pytest.raises(IndexLockedError, match="read_only=True"):
+            Index.open(folder, model)
+        reader = Index.open(folder, model, read_only=True)
+        assert reader._ann.read_only
+        for write in (lambda: reader.add(["x"]), lambda: reader.delete(["d1"]), reader.checkpoint):
+            with pytest.raises(ReadOnlyIndexError):
+                write()
+        writer.add([{"id": "late", "text": "a sad fish sings"}])
+        assert reader.search(model.encode("a sad fish sings"), k=1)[0].id == "late"  # committed rows the view lacks
+        reader.close()
+    with pytest.raises(ValueError, match="closed"):
+        reader.search("x")
+
+
+def test_model_mismatch_is_a_clear_error(model, make_model, built):
+    import sentvec
+
+    other = sentvec.load(str(make_model(dense=True)), device="cpu")
+    assert model_fingerprint(other) != model_fingerprint(model)
+    with pytest.raises(IndexModelMismatchError) as info:
+        Index.open(built, other, read_only=True)
+    assert isinstance(info.value, SentvecError)
+    assert model.name in str(info.value) and other.name in str(info.value)
+
+
+def test_fingerprint_tracks_weights_not_backend(model, model_dir, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    import sentvec
+
+    again = sentvec.load(str(model_dir), device="cpu")
+    assert model_fingerprint(again) == model_fingerprint(model)
+    tuned = tmp_path / "tuned"
+    shutil.copytree(model_dir, tuned)
+    weights = load_file(str(tuned / "model.safetensors"))
+    name = sorted(weights)[-1]
+    weights[name] = weights[name] + np.float32(1e-3)
+    save_file(weights, str(tuned / "model.safetensors"))
+    assert model_fingerprint(sentvec.load(str(tuned), device="cpu")) != model_fingerprint(model)
+
+
+def test_bad_input(model, tmp_path):
+    with Index.create(tmp_path / "i", model) as index:
+        with pytest.raises(DataFormatError, match="document 1, field 'text'"):
+            index.add([{"id": "a", "text": "x"}, {"id": "b"}])
+        with pytest.raises(TypeError, match="single document"):
+            index.add({"id": "a", "text": "x"})
+        with pytest.raises(DataFormatError, match="metadata"):
+            index.add([{"id": "c", "text": "x", "metadata": {"v": object()}}])
+        assert len(index) == 0
+    with pytest.raises(FileExistsError):
+        Index.create(tmp_path / "i", model)
+    with pytest.raises(SentvecError, match="not an index folder"):
+        Index.open(tmp_path)
+    with pytest.raises(ValueError, match="unknown index precision"):
+        Index.create(tmp_path / "k", model, precision="float16")
+
+
+def test_missing_usearch_gives_the_install_hint(model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "usearch.index", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'sentvec\[index\]'"):
+        Index.create(tmp_path / "i", model)

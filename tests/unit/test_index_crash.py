@@ -1,0 +1,164 @@
+"""Crash safety and concurrent readers of sentvec.index.Index.
+
+- A subprocess adds many documents, printing each acknowledged (committed) batch; it is killed with SIGKILL after a
+  few batches. The index must reopen with every acknowledged id, search, and a re-run of the same add must complete
+  it without duplicates.
+- A reader thread searches while a writer adds: every read sees one committed state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _tiny_model import WORDS
+
+from sentvec.index import Index
+
+pytest.importorskip("usearch")
+
+HERE = Path(__file__).parent
+N_DOCS = 3000
+N_UNIQUE = 2800  # the last 200 documents repeat earlier ids (with other texts): add skips them
+
+CHILD = """
+import json, sys
+import torch
+
+torch.set_num_threads(1)
+sys.path.insert(0, {here!r})
+import sentvec
+from sentvec.index import Index
+from test_index_crash import corpus
+
+model = sentvec.load(sys.argv[1], device="cpu")
+folder = sys.argv[2]
+index = Index.create(folder, model, precision="int8")
+index.checkpoint_every = 120  # checkpoints happen during the add, so the kill may land in one
+index.add(corpus(int(sys.argv[3])), batch_size=40, on_batch=lambda r: print(json.dumps(r.ids), flush=True))
+index.close()
+print("DONE", flush=True)
+"""
+
+
+def corpus(n):
+    """``n`` documents; ids repeat after ``N_UNIQUE``."""
+    rng = random.Random(42)
+    for i in range(n):
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
+        yield {"id": f"c{i % N_UNIQUE}", "text": text, "metadata": {"n": i}}
+
+
+def _kill_after(proc, batches):
+    acked = set()
+    for seen, line in enumerate(proc.stdout, start=1):
+        acked.update(json.loads(line))
+        if seen == batches:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err
+    lines = rest.splitlines()
+    assert "DONE" not in lines, "the child finished before it was killed"
+    for line in lines:  # batches acknowledged between the last read and the kill
+        acked.update(json.loads(line))
+    return acked
+
+
+def test_kill_during_add_keeps_acknowledged_batches(model, model_dir, tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(here=str(HERE)), encoding="utf-8")
+    folder = tmp_path / "index"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(model_dir), str(folder), str(N_DOCS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        acked = _kill_after(proc, batches=4)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(acked) >= 4 * 40
+
+    with Index.open(folder, model, read_only=True) as reader:  # opens as is, without catching up
+        survived = len(reader)
+        assert survived >= len(acked)
+        assert len(reader.store.keys_of(acked)) == len(acked)
+        hits = reader.search("the cat sleeps", k=10)
+        assert len(hits) == 10
+
+    with Index.open(folder, model) as index:  # writable: the graph is caught up from SQLite
+        assert len(index._ann) == len(index) == survived
+        assert index.info()["ann_pending"] == 0
+        report = index.add(corpus(N_DOCS), batch_size=250)  # the same add, re-run
+        assert report.added == N_UNIQUE - survived
+        assert len(index) == N_UNIQUE == len(index._ann)
+        ids = [h.id for h in index.search("the cat sleeps", k=50)]
+        assert len(ids) == len(set(ids)) == 50
+        approximate = {h.id for h in index.search("a red car", k=10)}
+        assert len(approximate & {h.id for h in index.search("a red car", k=10, exact=True)}) >= 8
+
+
+def test_readers_see_consistent_states_while_a_writer_adds(model, tmp_path):
+    folder = tmp_path / "index"
+    docs = list(corpus(600))
+    yielded: set[str] = set()
+    guard = threading.Lock()
+
+    def feed():
+        for doc in docs:
+            with guard:
+                yielded.add(doc["id"])
+            yield doc
+
+    writer = Index.create(folder, model)
+    writer.checkpoint_every = 100  # readers switch ANN files while they read
+    errors: list[BaseException] = []
+    lengths: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            with Index.open(folder, read_only=True) as reader:
+                rng = np.random.default_rng(0)
+                while not done.is_set() or len(lengths) < 5:
+                    before = len(reader)
+                    query = rng.standard_normal(model.dimension).astype(np.float32)
+                    exact = len(lengths) % 5 == 4
+                    hits = reader.search(query, k=10, exact=exact, filter={"n": 7} if len(lengths) % 7 == 6 else None)
+                    with guard:
+                        allowed = set(yielded)
+                    ids = [h.id for h in hits]
+                    assert set(ids) <= allowed and len(ids) == len(set(ids))
+                    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+                    if len(lengths) % 7 != 6:
+                        assert len(hits) >= min(10, before)
+                    lengths.append(before)
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        writer.add(feed(), batch_size=20, on_batch=lambda _: time.sleep(0.01))
+    finally:
+        done.set()
+        thread.join(timeout=120)
+        writer.close()
+    assert not errors, errors[0]
+    assert lengths == sorted(lengths) and lengths[-1] <= len(docs)
+    with Index.open(folder, read_only=True) as reader:
+        assert len(reader) == len(docs)
