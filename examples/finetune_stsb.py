@@ -46,8 +46,15 @@ def train(loss_name: str, args: argparse.Namespace, out: Path) -> dict[str, floa
         eval_steps=args.eval_steps,
     )
     result = Trainer(model, loss, data, targs, evaluator=dev).train()
-    best = sentvec.load(str(out / "checkpoints" / "best")) if result.best_step is not None else model
-    return {"dev": evaluate(best, "dev"), "test": evaluate(best, "test"), "steps": result.steps}
+    # The reported model is the one at the end of training; the checkpoint best on dev is reported beside it
+    # (on this model dev peaks early while test keeps improving, so picking by dev would not transfer).
+    figures = {"dev": evaluate(model, "dev"), "test": evaluate(model, "test"), "steps": result.steps}
+    if result.best_step is not None:
+        best = sentvec.load(str(out / "checkpoints" / "best"))
+        figures.update(
+            best_dev_step=result.best_step, best_dev=result.best_metric, best_dev_test=evaluate(best, "test")
+        )
+    return figures
 
 
 def main() -> None:

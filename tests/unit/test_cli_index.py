@@ -106,6 +106,16 @@ def test_eval_exact_equals_the_ir_evaluator(index_dir, beir, model, tmp_path, ca
         capsys, "index", "eval", index_dir, "--queries", beir / "queries.jsonl", "--qrels", beir / "qrels" / "test.tsv"
     )
     assert code == 0 and "HNSW search" in out and out.count("primary: cosine_ndcg@10") == 1
+    # the same through `sentvec eval ir --index`
+    alias_json = tmp_path / "alias.json"
+    code, _, err = _run(
+        capsys, "eval", "ir", "--index", index_dir, "--queries", beir / "queries.jsonl",
+        "--qrels", beir / "qrels" / "test.tsv", "--exact", "--json", alias_json,
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(alias_json.read_text(encoding="utf-8"))["metrics"] == dict(expected.metrics)
+    code, _, err = _run(capsys, "eval", "ir", "--index", index_dir)
+    assert code == 2 and "--index needs --queries and --qrels" in err
 
 
 def test_errors_are_one_line(index_dir, beir, model_dir, tmp_path, capsys):

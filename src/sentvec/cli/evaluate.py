@@ -32,9 +32,14 @@ def add_parsers(eval_sub: Any, model_arg: Callable[[argparse.ArgumentParser], No
         help="information retrieval on a BEIR folder (NDCG@10, MRR@10, MAP@100, Recall@k, ...)",
         description="Rank the corpus for each query by exact search; score the rankings against the qrels.",
     )
-    model_arg(ir)
-    ir.add_argument("--data", required=True, type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")
+    ir.add_argument("--model", "-m", help="model name or folder (with --data; default with --index: the index's)")
+    ir.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    ir.add_argument("--data", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")
     ir.add_argument("--split", default="test", help="qrels file to use: qrels/<split>.tsv (default: test)")
+    ir.add_argument("--index", type=Path, help="rank with a sentvec index instead (with --queries and --qrels)")
+    ir.add_argument("--queries", type=Path, help="BEIR queries.jsonl (with --index)")
+    ir.add_argument("--qrels", type=Path, help="BEIR qrels .tsv (with --index)")
+    ir.add_argument("--exact", action="store_true", help="with --index: exact search instead of the HNSW graph")
     binary = eval_sub.add_parser(
         "binary",
         help="binary classification of pairs by similarity threshold (accuracy, F1, AP)",
@@ -80,8 +85,18 @@ def _columns(raw: str | None, default: Sequence[str]) -> tuple[str, ...]:
 
 
 def cmd_eval_ir(args: argparse.Namespace) -> int:
-    """``sentvec eval ir``."""
+    """``sentvec eval ir``: a BEIR folder with a model, or an index with queries and qrels."""
     from sentvec.evaluation import InformationRetrievalEvaluator
+
+    if args.index is not None:
+        if args.queries is None or args.qrels is None:
+            raise ValueError("--index needs --queries and --qrels")
+        from sentvec.cli.index import cmd_eval
+
+        args.dir = args.index
+        return cmd_eval(args)
+    if args.data is None or args.model is None:
+        raise ValueError("eval ir needs --model and --data (a BEIR folder), or --index with --queries and --qrels")
 
     evaluator = InformationRetrievalEvaluator.from_beir(args.data, split=args.split, batch_size=args.batch_size)
     result = evaluator(_load(args))
