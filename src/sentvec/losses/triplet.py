@@ -82,7 +82,30 @@ def _label_masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return same & ~eye, ~same
 
 
-class BatchHardTripletLoss(Loss):
+class _BatchTripletLoss(Loss):
+    """Shared set-up of the losses that mine triplets inside a batch of (text, class) rows."""
+
+    label_kind = LabelKind.CLASS
+    min_columns = 1
+
+    def __init__(self, model: Any, distance: str = "euclidean", margin: float = 5.0) -> None:
+        super().__init__(model)
+        self.distance = check_distance(distance)
+        self.margin = float(margin)
+
+    def _pairwise(
+        self, embeddings: list[torch.Tensor], labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Distances (B, B) and the same-class / other-class masks (B, B) of one column with class labels."""
+        name = type(self).__name__
+        check_columns(name, embeddings, expected=1)
+        x = embeddings[0]
+        y = flat_labels(name, labels, x.shape[0], x)
+        positive, negative = _label_masks(y)
+        return distance_matrix(x, self.distance), positive, negative
+
+
+class BatchHardTripletLoss(_BatchTripletLoss):
     r"""For every anchor, the triplet of its hardest positive and hardest negative in the batch.
 
     With labels :math:`y` and the batch's distance matrix :math:`D`:
@@ -130,25 +153,12 @@ class BatchHardTripletLoss(Loss):
             value.backward()
     """
 
-    label_kind = LabelKind.CLASS
-    min_columns = 1
-
-    def __init__(self, model: Any, distance: str = "euclidean", margin: float = 5.0) -> None:
-        super().__init__(model)
-        self.distance = check_distance(distance)
-        self.margin = float(margin)
-
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
         """Mean hinge of the hardest triplet per anchor."""
-        name = type(self).__name__
-        check_columns(name, embeddings, expected=1)
-        x = embeddings[0]
-        y = flat_labels(name, labels, x.shape[0], x)
-        dist = distance_matrix(x, self.distance)
-        positive, negative = _label_masks(y)
+        dist, positive, negative = self._pairwise(embeddings, labels)
         valid = positive.any(1) & negative.any(1)
         if not bool(valid.any()):
-            return zero_loss(x)
+            return zero_loss(dist)
         inf = torch.full_like(dist, float("inf"))
         hardest_positive = torch.where(positive, dist, -inf).max(1).values
         hardest_negative = torch.where(negative, dist, inf).min(1).values
@@ -156,7 +166,7 @@ class BatchHardTripletLoss(Loss):
         return hinge.mean()
 
 
-class BatchAllTripletLoss(Loss):
+class BatchAllTripletLoss(_BatchTripletLoss):
     r"""Every valid triplet of the batch, averaged over those that still violate the margin.
 
     Over all :math:`(i, j, k)` with :math:`y_i = y_j`, :math:`i \ne j`, :math:`y_k \ne y_i`, let
@@ -203,26 +213,13 @@ class BatchAllTripletLoss(Loss):
             value.backward()
     """
 
-    label_kind = LabelKind.CLASS
-    min_columns = 1
-
-    def __init__(self, model: Any, distance: str = "euclidean", margin: float = 5.0) -> None:
-        super().__init__(model)
-        self.distance = check_distance(distance)
-        self.margin = float(margin)
-
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
         """Sum of the triplet hinges over the number of active triplets."""
-        name = type(self).__name__
-        check_columns(name, embeddings, expected=1)
-        x = embeddings[0]
-        y = flat_labels(name, labels, x.shape[0], x)
-        dist = distance_matrix(x, self.distance)
-        positive, negative = _label_masks(y)
+        dist, positive, negative = self._pairwise(embeddings, labels)
         anchors, positives = positive.nonzero(as_tuple=True)  # one row per (i, j) pair
         hinge = F.relu(dist[anchors, positives][:, None] - dist[anchors] + self.margin)  # (pairs, B): k
         hinge = hinge[negative[anchors]]
         active = int((hinge > 0).sum())
         if active == 0:
-            return zero_loss(x)
+            return zero_loss(dist)
         return hinge.sum() / active
