@@ -169,3 +169,15 @@ def test_incompatible_loss_and_data_are_refused(fresh, tmp_path):
     model = fresh()
     with pytest.raises(ValueError, match="needs 'score'"):
         Trainer(model, CoSENTLoss(model), pair_data(), args(tmp_path, "bad"))
+
+
+def test_the_last_epoch_is_evaluated_and_checkpointed(fresh, tmp_path):
+    model = fresh()
+    s1, s2, gold = zip(*SCORED, strict=True)
+    evaluator = SimilarityEvaluator(list(s1), list(s2), list(gold))
+    data = load_data(SCORED, columns=[0, 1], label=2, label_kind="score")
+    Trainer(model, CoSENTLoss(model), data, args(tmp_path, "ep", epochs=2), evaluator).train()
+    log = [json.loads(line) for line in (tmp_path / "ep" / "trainer_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "eval" in r] == [6, 12]  # one evaluation per epoch, the last one included
+    state = torch.load(tmp_path / "ep" / LAST_DIR / "trainer_state.pt", weights_only=False)
+    assert state["position"]["step"] == 12

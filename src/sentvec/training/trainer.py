@@ -282,10 +282,11 @@ class Trainer:
         )
 
     def _finish(self, last_loss: float) -> TrainResult:
-        if self.args.max_steps and self.position.batches_in_epoch:  # stopped mid-epoch
+        if self.position.batches_in_epoch:  # stopped inside an epoch (or right at its end): close it out
             if self.args.eval_steps is None:
                 self._evaluate()
-            self._save_checkpoint()
+            if not self.args.save_steps or self.position.step % self.args.save_steps:
+                self._save_checkpoint()
         self.model.save(self.output)
         plot = None
         if self.args.plot:
