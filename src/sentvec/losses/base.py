@@ -34,8 +34,16 @@ class Loss(torch.nn.Module, abc.ABC):
         self.model = model
 
     def embed(self, columns: Sequence[Sequence[str]]) -> list[torch.Tensor]:
-        """One (B, D) embedding tensor per column, with gradients."""
-        return [self.model.embed(list(column)) for column in columns]
+        """One (B, D) embedding tensor per column, with gradients.
+
+        All columns run as one forward pass (one larger batch uses the CPU's matrix units better than several
+        small ones), then the result is split back into columns.
+        """
+        sizes = [len(column) for column in columns]
+        texts = [text for column in columns for text in column]
+        if not texts:
+            return [self.model.embed([]) for _ in columns]
+        return list(torch.split(self.model.embed(texts), sizes))
 
     def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
         """Embed, then score."""
