@@ -83,9 +83,10 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 class Load:
     """Shared state of the clients: the next text, the counts and the latencies."""
 
-    def __init__(self, texts: list[str], per_request: int) -> None:
+    def __init__(self, texts: list[str], per_request: int, encoding_format: str = "base64") -> None:
         self.texts = texts
         self.per_request = per_request
+        self.encoding_format = encoding_format
         self.cursor = 0
         self.done_texts = 0
         self.errors = 0
@@ -103,7 +104,8 @@ async def client_loop(client: httpx.AsyncClient, load: Load, deadline: float) ->
         texts = load.next_request()
         t0 = time.perf_counter()
         try:
-            response = await client.post("/v1/embeddings", json={"input": texts, "model": MODEL_NAME})
+            body = {"input": texts, "model": MODEL_NAME, "encoding_format": load.encoding_format}
+            response = await client.post("/v1/embeddings", json=body)
             ok = response.status_code == 200 and len(response.json()["data"]) == len(texts)
         except (httpx.HTTPError, ValueError, KeyError):
             ok = False
@@ -117,7 +119,7 @@ async def client_loop(client: httpx.AsyncClient, load: Load, deadline: float) ->
 async def run_clients(base: str, load: Load, clients: int, seconds: float) -> float:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=60, limits=limits) as client:
-        warm = Load(load.texts, load.per_request)
+        warm = Load(load.texts, load.per_request, load.encoding_format)
         await asyncio.gather(*(client_loop(client, warm, time.perf_counter() + 1.0) for _ in range(clients)))
         start = time.perf_counter()
         await asyncio.gather(*(client_loop(client, load, start + seconds) for _ in range(clients)))
@@ -166,6 +168,12 @@ def main() -> int:
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     parser.add_argument("--model", default=MODEL_NAME)
+    parser.add_argument(
+        "--encoding-format",
+        choices=["base64", "float"],
+        default="base64",
+        help="base64 is what the openai client sends",
+    )
     args = parser.parse_args()
     sentences = read_sentences(STSB_TEST)
     port = free_port()
@@ -173,7 +181,7 @@ def main() -> int:
     proc = start_server(args, port)
     try:
         wait_ready(proc, base)
-        load = Load(sentences, args.texts_per_request)
+        load = Load(sentences, args.texts_per_request, args.encoding_format)
         elapsed = asyncio.run(run_clients(base, load, args.clients, args.seconds))
         batches = batch_stats(base)
     finally:
