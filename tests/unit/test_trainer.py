@@ -181,3 +181,13 @@ def test_the_last_epoch_is_evaluated_and_checkpointed(fresh, tmp_path):
     assert [r["step"] for r in log if "eval" in r] == [6, 12]  # one evaluation per epoch, the last one included
     state = torch.load(tmp_path / "ep" / LAST_DIR / "trainer_state.pt", weights_only=False)
     assert state["position"]["step"] == 12
+
+
+def test_bf16_autocast_trains(fresh, tmp_path):
+    model = fresh()
+    before = weights(model)
+    result = Trainer(model, CoSENTLoss(model), load_data(SCORED, columns=[0, 1], label=2, label_kind="score"),
+                     args(tmp_path, "bf16", max_steps=3, bf16=True)).train()  # fmt: skip
+    assert result.steps == 3 and result.final_loss == result.final_loss  # finite, not NaN
+    assert not same_weights(before, weights(model))
+    assert next(iter(weights(model).values())).dtype == torch.float32  # autocast: the weights stay fp32
