@@ -51,7 +51,11 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
     cmd = [sys.executable, "-m", "sentvec.cli.main", "serve", "--model", args.model, "--host", HOST]
     cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log", "--max-wait-ms", str(args.max_wait_ms)]
     cmd += ["--max-batch-tokens", str(args.max_batch_tokens)]
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+        **dict(e.split("=", 1) for e in args.server_env),
+    }
     return subprocess.Popen(cmd, cwd=REPO, env=env)
 
 
@@ -168,6 +172,7 @@ def main() -> int:
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     parser.add_argument("--model", default=MODEL_NAME)
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra server env")
     parser.add_argument(
         "--encoding-format",
         choices=["base64", "float"],
