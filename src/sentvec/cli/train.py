@@ -7,20 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-# Losses built from the model alone (SoftmaxLoss needs num_labels, MatryoshkaLoss an inner loss: use the API).
-CLI_LOSSES = (
-    "AnglELoss",
-    "BatchAllTripletLoss",
-    "BatchHardTripletLoss",
-    "CachedMultipleNegativesRankingLoss",
-    "CoSENTLoss",
-    "ContrastiveLoss",
-    "CosineSimilarityLoss",
-    "InBatchMarginLoss",
-    "MultipleNegativesRankingLoss",
-    "OnlineContrastiveLoss",
-    "TripletLoss",
-)
+# Losses that need more than the model to build (use the Python API for them).
+NOT_FROM_CLI = ("Loss", "SoftmaxLoss", "MatryoshkaLoss")
 CONFIG_KEYS = (
     "model",
     "data",
