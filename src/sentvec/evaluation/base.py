@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from types import MappingProxyType
 from typing import Any
 
@@ -37,6 +37,16 @@ class EvaluationResult:
             "greater_is_better": self.greater_is_better,
             "metrics": dict(self.metrics),
         }
+
+
+def check_parallel(what: str, minimum: int = 1, **columns: Sized) -> None:
+    """Raise ``ValueError`` unless the named columns have one length of at least ``minimum`` (``what`` names a row)."""
+    lengths = {name: len(column) for name, column in columns.items()}
+    if len(set(lengths.values())) > 1:
+        names = ", ".join(lengths)
+        raise ValueError(f"{names} differ in length: {', '.join(str(n) for n in lengths.values())}")
+    if next(iter(lengths.values())) < minimum:
+        raise ValueError(f"need at least {minimum} {what}")
 
 
 class Evaluator(abc.ABC):

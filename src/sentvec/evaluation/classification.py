@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
 from sentvec.similarity import SimilarityFunction
 
 
@@ -96,11 +96,7 @@ class BinaryClassificationEvaluator(Evaluator):
         main_similarity: SimilarityFunction | str | None = None,
         show_progress_bar: bool | None = None,
     ) -> None:
-        if not (len(sentences1) == len(sentences2) == len(labels)):
-            raise ValueError(
-                f"sentences1, sentences2 and labels differ in length: {len(sentences1)}, "
-                f"{len(sentences2)}, {len(labels)}"
-            )
+        check_parallel("pair", sentences1=sentences1, sentences2=sentences2, labels=labels)
         bad = [i for i, label in enumerate(labels) if label not in (0, 1)]
         if bad:
             raise ValueError(f"labels must be 0 or 1; label at index {bad[0]} is {labels[bad[0]]!r}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
 
 
 class MSEEvaluator(Evaluator):
@@ -29,13 +29,7 @@ class MSEEvaluator(Evaluator):
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
     ) -> None:
-        if len(source_sentences) != len(target_sentences):
-            raise ValueError(
-                f"source_sentences and target_sentences differ in length: {len(source_sentences)}, "
-                f"{len(target_sentences)}"
-            )
-        if not source_sentences:
-            raise ValueError("need at least one sentence pair")
+        check_parallel("sentence pair", source_sentences=source_sentences, target_sentences=target_sentences)
         self.target_sentences = list(target_sentences)
         self.name = name
         self.batch_size = batch_size

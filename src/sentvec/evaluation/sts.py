@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
 from sentvec.evaluation.data import load_scored_pairs
 from sentvec.similarity import SimilarityFunction
 
@@ -58,13 +58,7 @@ class SimilarityEvaluator(Evaluator):
         main_similarity: SimilarityFunction | str | None = None,
         show_progress_bar: bool | None = None,
     ) -> None:
-        if not (len(sentences1) == len(sentences2) == len(scores)):
-            raise ValueError(
-                f"sentences1, sentences2 and scores differ in length: {len(sentences1)}, "
-                f"{len(sentences2)}, {len(scores)}"
-            )
-        if len(scores) < 2:
-            raise ValueError("need at least 2 scored pairs")
+        check_parallel("scored pairs", 2, sentences1=sentences1, sentences2=sentences2, scores=scores)
         self.sentences1, self.sentences2 = list(sentences1), list(sentences2)
         self.scores = np.asarray(scores, dtype=np.float64)
         self.name = name

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
 from sentvec.search.exact import semantic_search_arrays
 from sentvec.similarity import SimilarityFunction
 
@@ -31,13 +31,7 @@ class TranslationEvaluator(Evaluator):
         chunk_size: int = 1024,
         show_progress_bar: bool | None = None,
     ) -> None:
-        if len(source_sentences) != len(target_sentences):
-            raise ValueError(
-                f"source_sentences and target_sentences differ in length: {len(source_sentences)}, "
-                f"{len(target_sentences)}"
-            )
-        if not source_sentences:
-            raise ValueError("need at least one sentence pair")
+        check_parallel("sentence pair", source_sentences=source_sentences, target_sentences=target_sentences)
         self.source_sentences, self.target_sentences = list(source_sentences), list(target_sentences)
         self.name = name
         self.batch_size = batch_size

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
 from sentvec.evaluation.classification import checked_main, main_function
 from sentvec.similarity import SimilarityFunction
 
@@ -33,12 +33,7 @@ class TripletEvaluator(Evaluator):
         main_similarity: SimilarityFunction | str | None = None,
         show_progress_bar: bool | None = None,
     ) -> None:
-        if not (len(anchors) == len(positives) == len(negatives)):
-            raise ValueError(
-                f"anchors, positives and negatives differ in length: {len(anchors)}, {len(positives)}, {len(negatives)}"
-            )
-        if not anchors:
-            raise ValueError("need at least one triplet")
+        check_parallel("triplet", anchors=anchors, positives=positives, negatives=negatives)
         self.anchors, self.positives, self.negatives = list(anchors), list(positives), list(negatives)
         self.name = name
         self.batch_size = batch_size
