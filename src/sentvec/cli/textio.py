@@ -87,10 +87,11 @@ class EmbeddingWriter:
     def write(self, chunk: np.ndarray) -> None:
         """Append one chunk."""
         if self.suffix == ".npy":
-            if self._sink is None:
-                shape = (self.total, *chunk.shape[1:])
-                self._sink = np.lib.format.open_memmap(self.path, mode="w+", dtype=chunk.dtype, shape=shape)
-            self._sink[self.rows : self.rows + len(chunk)] = chunk
+            if self._sink is None:  # header for the final shape, then rows appended as raw bytes (flat memory)
+                self._sink = open(self.path, "wb")  # noqa: SIM115 (closed in close())
+                header = {"descr": np.lib.format.dtype_to_descr(chunk.dtype), "fortran_order": False}
+                np.lib.format.write_array_header_1_0(self._sink, {**header, "shape": (self.total, *chunk.shape[1:])})
+            self._sink.write(np.ascontiguousarray(chunk).tobytes())
         elif self.suffix == ".jsonl":
             if self._sink is None:
                 self._sink = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
@@ -107,14 +108,13 @@ class EmbeddingWriter:
         self.rows += len(chunk)
 
     def close(self) -> None:
-        """Flush and close."""
+        """Flush and close; a ``.npy`` whose row count fell short of the announced total is an error."""
         if self._sink is None:
             return
-        if self.suffix == ".npy":
-            self._sink.flush()
-        else:
-            self._sink.close()
+        self._sink.close()
         self._sink = None
+        if self.suffix == ".npy" and self.rows != self.total:
+            raise ValueError(f"{self.path}: wrote {self.rows} rows, announced {self.total}")
 
 
 def write_embeddings(path: Path, embeddings: np.ndarray) -> None:
