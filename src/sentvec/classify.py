@@ -17,6 +17,7 @@ import numpy as np
 from sentvec._extras import require
 from sentvec.errors import ModelFormatError
 from sentvec.search.exact import as_embedding_matrix
+from sentvec.similarity import normalize
 
 HEAD_DIR = "classifier"
 HEAD_FILE = "head.json"
@@ -177,7 +178,7 @@ class EmbeddingClassifier:
             raise ValueError(f"the classifier head expects {self.dimension}-dimensional embeddings, got {x.shape[1]}")
         x = x.astype(np.float64)
         if self.normalize_embeddings:
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            x = normalize(x)
         return x
 
     def _labels(self, proba: np.ndarray) -> list[Label]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from sentvec._extras import require
 from sentvec.search.exact import as_embedding_matrix
+from sentvec.similarity import normalize
 
 METHODS = ("kmeans", "agglomerative")
 PROJECTIONS = ("pca", "tsne")
@@ -47,8 +48,7 @@ class Clustering:
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return normalize(x.astype(np.float64))
 
 
 def _fit_labels(x: np.ndarray, k: int, method: str, seed: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from sentvec.backends.base import Backend, OutputValue
 from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, batch_count, length_sorted_batches, pad_batch
 from sentvec.formats import ST_CONFIG_FILE, EncoderConfig, write_json
 from sentvec.quantization import Precision, quantize_embeddings
-from sentvec.similarity import Array, SimilarityFunction
+from sentvec.similarity import Array, SimilarityFunction, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -257,11 +257,7 @@ class SentenceEncoder:
         if opts.truncate_dim:
             emb = emb[:, : opts.truncate_dim]
         if opts.normalize_embeddings:
-            norms = emb.norm(dim=1, keepdim=True) if not isinstance(emb, np.ndarray) else None
-            if norms is not None:
-                emb = emb / norms.clamp(min=1e-12)
-            else:
-                emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            emb = normalize(emb)
         if opts.precision is not Precision.FLOAT32:
             arr = _numpy(emb)
             ranges = opts.quantization_ranges

@@ -72,7 +72,8 @@ def _pair(a: Array, b: Array) -> tuple[Array, Array]:
     return a, b
 
 
-def _normalize(x: Array) -> Array:
+def normalize(x: Array) -> Array:
+    """Rows scaled to unit L2 norm (rows of zeros stay zero); numpy arrays or torch tensors."""
     if _is_torch(x):
         import torch
 
@@ -84,7 +85,7 @@ def _normalize(x: Array) -> Array:
 def cosine(a: Array, b: Array) -> Array:
     """Cosine similarity matrix, ``(N, D) x (M, D) -> (N, M)``."""
     a, b = _pair(a, b)
-    return _normalize(a) @ _normalize(b).T
+    return normalize(a) @ normalize(b).T
 
 
 def dot(a: Array, b: Array) -> Array:
@@ -133,7 +134,7 @@ def _check_same_rows(a: Array, b: Array) -> tuple[Array, Array]:
 def pairwise_cosine(a: Array, b: Array) -> Array:
     """Row-wise cosine similarity, ``(N, D) x (N, D) -> (N,)``."""
     a, b = _check_same_rows(a, b)
-    return (_normalize(a) * _normalize(b)).sum(-1)
+    return (normalize(a) * normalize(b)).sum(-1)
 
 
 def pairwise_dot(a: Array, b: Array) -> Array:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.similarity import SimilarityFunction
+from sentvec.similarity import SimilarityFunction, normalize
 
 ScoreFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Score = SimilarityFunction | str | ScoreFunction
@@ -54,10 +54,6 @@ def _resolve_score(score: Score) -> tuple[ScoreFunction, bool]:
     if fn is SimilarityFunction.COSINE:
         return SimilarityFunction.DOT.matrix, True
     return fn.matrix, False
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def chunk_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,9 +129,9 @@ def semantic_search_arrays(
     corpus = as_embedding_matrix(corpus_embeddings, "corpus embeddings")
     if queries.shape[1] != corpus.shape[1] and queries.shape[0] and corpus.shape[0]:
         raise ValueError(f"dimension mismatch: queries have {queries.shape[1]}, the corpus {corpus.shape[1]}")
-    matrix, normalize = _resolve_score(score)
-    if normalize:
-        queries, corpus = _normalize(queries), _normalize(corpus)
+    matrix, unit = _resolve_score(score)
+    if unit:
+        queries, corpus = normalize(queries), normalize(corpus)
     k = min(top_k, corpus.shape[0])
     out_scores = np.empty((queries.shape[0], k), dtype=np.float64)
     out_indices = np.empty((queries.shape[0], k), dtype=np.int64)

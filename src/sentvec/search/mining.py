@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.search.exact import Score, as_embedding_matrix, semantic_search_arrays
-from sentvec.similarity import SimilarityFunction
+from sentvec.similarity import SimilarityFunction, normalize
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def community_detection(
     n = emb.shape[0]
     if n < min_size:
         return []
-    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    emb = normalize(emb)
     proposals: list[tuple[int, np.ndarray]] = []
     for start in range(0, n, batch_size):
         block = emb[start : start + batch_size] @ emb.T

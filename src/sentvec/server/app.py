@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sentvec import __version__
 from sentvec.server.batcher import BatcherClosedError, BatcherConfig, CountFn, EncodeFn, MicroBatcher
 from sentvec.server.metrics import CONTENT_TYPE, ServerMetrics
+from sentvec.similarity import normalize as unit_rows
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def _postprocess(emb: np.ndarray, dimensions: int | None, normalize: bool) -> np
     if dimensions is not None:
         out = out[:, :dimensions]
     if normalize:
-        out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        out = unit_rows(out)
     return out
 
 
