@@ -125,10 +125,8 @@ class TextTokenizer:
         return Tokenized(ids=ids, lengths=lengths, info=info)
 
 
-def length_sorted_batches(
-    tokenized: Tokenized, batch_size: int, pad_id: int = 0, max_tokens: int | None = None
-) -> Iterator[TokenBatch]:
-    """Yield padded batches of texts of similar length, longest first (so memory errors show early).
+def plan_batches(tokenized: Tokenized, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Row indices of each batch: texts of similar length together, longest first (so memory errors show early).
 
     A batch holds at most ``batch_size`` texts and, with ``max_tokens``, at most that many padded tokens
     (rows x longest row), so long texts run in small batches and short texts in large ones.
@@ -136,28 +134,28 @@ def length_sorted_batches(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = np.argsort(-tokenized.lengths, kind="stable")
-    for rows in _cut(order, tokenized.lengths, batch_size, max_tokens):
+    if max_tokens is None:
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    plan, start = [], 0
+    while start < len(order):
+        width = max(int(tokenized.lengths[order[start]]), 1)  # the first row of a batch is its widest
+        size = min(batch_size, max(1, max_tokens // width))
+        plan.append(order[start : start + size])
+        start += size
+    return plan
+
+
+def padded_batches(tokenized: Tokenized, plan: Sequence[np.ndarray], pad_id: int = 0) -> Iterator[TokenBatch]:
+    """Pad the batches of a plan, one at a time."""
+    for rows in plan:
         yield pad_batch([tokenized.ids[i] for i in rows], rows, pad_id)
 
 
-def _cut(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int | None) -> Iterator[np.ndarray]:
-    """Split length-sorted (descending) row indices into batches; the first row of a batch is its widest."""
-    if max_tokens is None:
-        for start in range(0, len(order), batch_size):
-            yield order[start : start + batch_size]
-        return
-    start = 0
-    while start < len(order):
-        width = max(int(lengths[order[start]]), 1)
-        size = min(batch_size, max(1, max_tokens // width))
-        yield order[start : start + size]
-        start += size
-
-
-def batch_count(tokenized: Tokenized, batch_size: int, max_tokens: int | None = None) -> int:
-    """How many batches :func:`length_sorted_batches` yields."""
-    order = np.argsort(-tokenized.lengths, kind="stable")
-    return sum(1 for _ in _cut(order, tokenized.lengths, batch_size, max_tokens))
+def length_sorted_batches(
+    tokenized: Tokenized, batch_size: int, pad_id: int = 0, max_tokens: int | None = None
+) -> Iterator[TokenBatch]:
+    """:func:`plan_batches`, padded."""
+    return padded_batches(tokenized, plan_batches(tokenized, batch_size, max_tokens), pad_id)
 
 
 def pad_batch(seqs: Sequence[np.ndarray], rows: np.ndarray, pad_id: int = 0) -> TokenBatch:

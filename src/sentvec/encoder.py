@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.backends.base import Backend, OutputValue
-from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, batch_count, length_sorted_batches, pad_batch
+from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, pad_batch, padded_batches, plan_batches
 from sentvec.formats import ST_CONFIG_FILE, EncoderConfig, write_json
 from sentvec.quantization import Precision, quantize_embeddings
 from sentvec.similarity import Array, SimilarityFunction, normalize
@@ -215,10 +215,9 @@ class SentenceEncoder:
         return self.tokenizer.count_tokens(prompt) - 1
 
     def _batches_iter(self, tokenized: Tokenized, opts: EncodeOptions) -> Iterable[Any]:
-        batches: Iterable[Any] = length_sorted_batches(
-            tokenized, opts.batch_size, self.tokenizer.pad_id, opts.max_batch_tokens
-        )
-        n_batches = batch_count(tokenized, opts.batch_size, opts.max_batch_tokens)
+        plan = plan_batches(tokenized, opts.batch_size, opts.max_batch_tokens)
+        batches: Iterable[Any] = padded_batches(tokenized, plan, self.tokenizer.pad_id)
+        n_batches = len(plan)
         show = opts.show_progress_bar
         if show is None:
             show = n_batches >= PROGRESS_MIN_BATCHES

@@ -67,34 +67,33 @@ def default_calibration_texts(n: int = 512, max_words: int = 400, seed: int = 0)
     return [" ".join(rng.choice(words) for _ in range(k)) for k in lengths]
 
 
-class _Graph:
-    """The torch module that is traced: token tensors in, both outputs out."""
+def _graph_module(pipeline: Any) -> Any:
+    """The torch module that is traced: token tensors (and an optional pooling mask) in, both outputs out."""
+    import torch
 
-    @staticmethod
-    def build(pipeline: Any, with_pooling_mask: bool) -> Any:
-        import torch
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pipeline = pipeline
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.pipeline = pipeline
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, *rest: Any) -> Any:
+            feats = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+            if rest:
+                feats["pooling_mask"] = rest[0]
+            feats = self.pipeline(feats)
+            return feats["sentence_embedding"], feats["token_embeddings"]
 
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, *rest: Any) -> Any:
-                feats = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-                if rest:
-                    feats["pooling_mask"] = rest[0]
-                feats = self.pipeline(feats)
-                return feats["sentence_embedding"], feats["token_embeddings"]
-
-        return Wrapper().eval()
+    return Wrapper().eval()
 
 
 def _export_fp32(model: Any, path: Path, opset: int) -> None:
     import torch
 
     backend = model.backend
-    with_pooling_mask = any(type(m).__name__ == "Pooling" and not m.config.include_prompt for m in backend.modules)
-    wrapper = _Graph.build(backend.pipeline, with_pooling_mask)
+    from sentvec.modules import Pooling
+
+    with_pooling_mask = any(isinstance(m, Pooling) and not m.config.include_prompt for m in backend.modules)
+    wrapper = _graph_module(backend.pipeline)
     tokenized = model.tokenizer.tokenize(["sentvec exports a graph", "short"])
     batch = next(length_sorted_batches(tokenized, 2, model.tokenizer.pad_id))
     names = ["input_ids", "attention_mask", "token_type_ids"] + (["pooling_mask"] if with_pooling_mask else [])
