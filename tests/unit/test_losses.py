@@ -612,3 +612,19 @@ def test_in_batch_margin_training_lowers_the_loss(make_model):
     after = evaluate()
     assert before > 0
     assert after < 0.5 * before
+
+
+def test_in_batch_negative_losses_are_flagged_for_duplicate_free_batches(model):
+    from sentvec.losses import (
+        CachedMultipleNegativesRankingLoss,
+        CoSENTLoss,
+        InBatchMarginLoss,
+        MatryoshkaLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    flagged = [MultipleNegativesRankingLoss(model), CachedMultipleNegativesRankingLoss(model), InBatchMarginLoss(model)]
+    assert all(loss.in_batch_negatives for loss in flagged)
+    assert not CoSENTLoss(model).in_batch_negatives
+    assert MatryoshkaLoss(model, InBatchMarginLoss(model), dims=(8,)).in_batch_negatives
+    assert not MatryoshkaLoss(model, CoSENTLoss(model), dims=(8,)).in_batch_negatives

@@ -28,6 +28,9 @@ class Loss(torch.nn.Module, abc.ABC):
     # class defaults; a wrapper (e.g. MatryoshkaLoss) sets them per instance from the loss it wraps
     label_kind: LabelKind = LabelKind.NONE
     min_columns: int = 1
+    # True when the other rows of the batch serve as negatives: a duplicate text in a batch would then be a
+    # false negative, so the trainer batches such losses without duplicates.
+    in_batch_negatives: bool = False
 
     def __init__(self, model: Any) -> None:
         super().__init__()

@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from sentvec.losses._util import SimilarityArg, check_columns, similarity_matrix
-from sentvec.losses.base import LabelKind, Loss
-from sentvec.losses.ranking import info_nce
+from sentvec.losses._util import SimilarityArg
+from sentvec.losses.base import Loss
+from sentvec.losses.ranking import MultipleNegativesRankingLoss
 
 Scorer = Callable[[list[torch.Tensor], torch.Tensor | None], torch.Tensor]
 Replay = Callable[[torch.Tensor], None]
@@ -68,8 +68,8 @@ class CachedLoss(Loss):
     rounding), with activation memory bounded by ``mini_batch_size`` texts.
     """
 
-    def __init__(self, model: Any, mini_batch_size: int = 32) -> None:
-        super().__init__(model)
+    def __init__(self, model: Any, mini_batch_size: int = 32, **loss_kwargs: Any) -> None:
+        super().__init__(model, **loss_kwargs)  # cooperative: a cached variant passes its loss's arguments on
         if mini_batch_size < 1:
             raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
         self.mini_batch_size = mini_batch_size
@@ -143,7 +143,7 @@ class CachedLoss(Loss):
                 offset += len(texts)
 
 
-class CachedMultipleNegativesRankingLoss(CachedLoss):
+class CachedMultipleNegativesRankingLoss(CachedLoss, MultipleNegativesRankingLoss):
     r""":class:`~sentvec.losses.MultipleNegativesRankingLoss` with GradCache: same value, same gradients,
     memory bounded by ``mini_batch_size`` instead of the batch size.
 
@@ -195,9 +195,6 @@ class CachedMultipleNegativesRankingLoss(CachedLoss):
             value.backward()  # re-embeds two texts at a time
     """
 
-    label_kind = LabelKind.NONE
-    min_columns = 2
-
     def __init__(
         self,
         model: Any,
@@ -206,14 +203,6 @@ class CachedMultipleNegativesRankingLoss(CachedLoss):
         symmetric: bool = False,
         similarity: SimilarityArg = "cosine",
     ) -> None:
-        super().__init__(model, mini_batch_size=mini_batch_size)
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        self.scale = float(scale)
-        self.symmetric = symmetric
-        self.similarity_fct: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = similarity_matrix(similarity)
-
-    def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
-        """The InfoNCE loss of :class:`~sentvec.losses.MultipleNegativesRankingLoss`."""
-        check_columns(type(self).__name__, embeddings, minimum=2)
-        return info_nce(embeddings, self.similarity_fct, self.scale, self.symmetric)
+        super().__init__(
+            model, mini_batch_size=mini_batch_size, scale=scale, symmetric=symmetric, similarity=similarity
+        )

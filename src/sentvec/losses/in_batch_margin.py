@@ -70,6 +70,7 @@ class InBatchMarginLoss(Loss):
 
     label_kind = LabelKind.NONE
     min_columns = 2
+    in_batch_negatives = True
 
     def __init__(self, model: Any, margin: float = 0.5, reduction: str = "mean", negatives: str = "anchors") -> None:
         super().__init__(model)

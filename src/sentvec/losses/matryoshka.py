@@ -84,6 +84,7 @@ class MatryoshkaLoss(Loss):
         # The data contract is the inner loss's (instance attributes shadow the class defaults).
         self.label_kind = inner_loss.label_kind
         self.min_columns = inner_loss.min_columns
+        self.in_batch_negatives = inner_loss.in_batch_negatives
 
     def embed(self, columns: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """Embed through the inner loss (once for all dimensions)."""

@@ -87,6 +87,7 @@ class MultipleNegativesRankingLoss(Loss):
 
     label_kind = LabelKind.NONE
     min_columns = 2
+    in_batch_negatives = True
 
     def __init__(
         self, model: Any, scale: float = 20.0, symmetric: bool = False, similarity: SimilarityArg = "cosine"

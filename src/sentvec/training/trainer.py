@@ -29,12 +29,6 @@ PLOT_FILE = "training_curve.png"
 STATE_FILE = "trainer_state.pt"
 LAST_DIR = "checkpoints/last"
 BEST_DIR = "checkpoints/best"
-# Losses whose negatives come from the batch: duplicates in a batch would be false negatives.
-IN_BATCH_LOSSES = (
-    "MultipleNegativesRankingLoss",
-    "CachedMultipleNegativesRankingLoss",
-    "InBatchMarginLoss",
-)
 
 
 class TrainingError(SentvecError, RuntimeError):
@@ -201,7 +195,7 @@ class Trainer:
     def _no_duplicates(self, name: str) -> bool:
         if self.args.no_duplicates is not None:
             return self.args.no_duplicates
-        return type(self.losses[name]).__name__ in IN_BATCH_LOSSES
+        return self.losses[name].in_batch_negatives
 
     # --- logging, evaluation, checkpoints ---------------------------------------------------------
     def _after_step(self, loss: float) -> None:
