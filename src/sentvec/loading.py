@@ -65,16 +65,17 @@ def _pick_backend(backend: str, root: Path, quantized: bool) -> str:
     """The documented ``auto`` rule."""
     from sentvec.backends.onnx import graph_path
 
-    has_torch = available("torch") and available("transformers")
     if backend == "torch":
         if quantized:
             raise ValueError("quantized=True runs the int8 ONNX graph: use backend='onnx' or 'auto'")
         return "torch"
-    if backend == "onnx" or quantized or not has_torch:
-        if not graph_path(root, quantized).is_file() and backend == "auto" and not has_torch:
-            raise MissingExtraError("torch", "torch", f"{root} has no ONNX graph, so loading it")
+    if backend == "onnx" or quantized:
         return "onnx"
-    return "torch"
+    if available("torch") and available("transformers"):  # auto
+        return "torch"
+    if graph_path(root, quantized=False).is_file():
+        return "onnx"
+    raise MissingExtraError("torch", "torch", f"{root} has no ONNX graph, so loading it")
 
 
 def _torch_backend(

@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from sentvec.errors import DataFormatError
-from sentvec.training.data import Example, InMemoryData, LabelKind, load_data, scale_scores
+from sentvec.training.data import Example, InMemoryData, load_data, scale_scores
 from sentvec.training.samplers import MultiDatasetOrder, batches, epoch_batches, shuffled
 
 
@@ -116,10 +116,6 @@ def test_multi_dataset_round_robin_and_proportional():
         )
     ]
     assert prop.count(0) == 10 and prop.count(1) == 2  # every batch of both, interleaved
-
-
-def test_label_kind_values():
-    assert LabelKind("score") is LabelKind.SCORE
 
 
 def test_hugging_face_dataset_source():
