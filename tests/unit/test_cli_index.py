@@ -65,7 +65,12 @@ def test_build_info_search(index_dir, beir, capsys):
     hits = json.loads(out)
     assert code == 0 and len(hits) == 3 and {"id", "score", "text", "metadata"} <= set(hits[0])
     code, out, _ = _run(capsys, "index", "search", index_dir, "the cat sleeps", "-k", "3", "--json", "--exact")
-    assert [h["id"] for h in json.loads(out)] == [h["id"] for h in hits]
+    exact_ids = [h["id"] for h in json.loads(out)]
+    # HNSW is approximate (a full-suite run once swapped rank 3 with rank 4): the best hit and most of the
+    # top 3 must agree with exact search, and no HNSW score may beat the exact one at the same rank
+    assert exact_ids[0] == hits[0]["id"] and len(set(exact_ids) & {h["id"] for h in hits}) >= 2
+    exact_scores = [h["score"] for h in json.loads(out)]
+    assert all(h["score"] <= s + 1e-6 for h, s in zip(hits, exact_scores, strict=True))
     code, out, _ = _run(capsys, "index", "search", index_dir, "the cat sleeps", "-k", "5", "--filter", "src=1")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 5 and lines[0].split()[0] == "1"
