@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ CONFIG_KEYS = (
     "seed",
     "eval_steps",
     "save_steps",
+    "logging_steps",
     "bf16",
     "resume_from",
 )
@@ -33,7 +35,12 @@ CONFIG_KEYS = (
 
 def add_parser(sub: Any) -> None:
     """Register ``train``."""
-    p = sub.add_parser("train", help="fine-tune a model on a file", description="Fine-tune a model on a file.")
+    p = sub.add_parser(
+        "train",
+        help="fine-tune a model on a file",
+        description="Fine-tune a model on a file. Under torchrun (torchrun --nproc_per_node N -m sentvec.training "
+        "FLAGS) every process trains on its slice of each global batch of N x --batch-size.",
+    )
     p.add_argument("--config", type=Path, help="a YAML file with any of the options below (flags override it)")
     p.add_argument("--model", "-m", help="model name or folder to start from")
     p.add_argument("--data", type=Path, help="training data: .csv, .tsv or .jsonl")
@@ -51,6 +58,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-steps", type=int)
     p.add_argument("--save-steps", type=int)
+    p.add_argument("--logging-steps", type=int, help="log the loss every N steps (default 10)")
     p.add_argument("--bf16", action="store_true", default=None)
     p.add_argument("--resume-from", type=Path, help="a checkpoint folder (<output>/checkpoints/last)")
     p.set_defaults(func=run)
@@ -143,12 +151,15 @@ def run(args: argparse.Namespace) -> int:
                 ("seed", "seed"),
                 ("eval_steps", "eval_steps"),
                 ("save_steps", "save_steps"),
+                ("logging_steps", "logging_steps"),
                 ("bf16", "bf16"),
             )
             if settings.get(key) is not None
         },
     )
     result = Trainer(model, loss_cls(model), data, targs, evaluator).train(resume_from=settings.get("resume_from"))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for all
+        return 0
     print(f"trained {result.steps} steps; final loss {result.final_loss:.4f}; model saved to {result.output_dir}")
     if result.best_metric is not None:
         print(f"best evaluation: {result.best_metric:.2f} at step {result.best_step}")

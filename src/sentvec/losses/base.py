@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from sentvec.distributed.ddp import gather_batch
 from sentvec.training.data import LabelKind
 
 __all__ = ["LabelKind", "Loss"]
@@ -49,12 +50,14 @@ class Loss(torch.nn.Module, abc.ABC):
         return list(torch.split(self.model.embed(texts), sizes))
 
     def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Embed, then score."""
+        """Embed, then score (the global batch, when several ranks train together)."""
         if len(columns) < self.min_columns:
             raise ValueError(
                 f"{type(self).__name__} needs at least {self.min_columns} text columns, got {len(columns)}"
             )
-        return self.compute_loss_from_embeddings(self.embed(columns), labels)
+        # Under torchrun, the global batch's embeddings and labels (a no-op in one process).
+        embeddings, labels = gather_batch(self.embed(columns), labels)
+        return self.compute_loss_from_embeddings(embeddings, labels)
 
     @abc.abstractmethod
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from sentvec.distributed.ddp import gather_batch, local_gradient
 from sentvec.losses._util import SimilarityArg
 from sentvec.losses.base import Loss
 from sentvec.losses.ranking import MultipleNegativesRankingLoss
@@ -87,13 +88,17 @@ class CachedLoss(Loss):
     ) -> torch.Tensor:
         """GradCache around any scoring function of the column embeddings (wrappers pass their own)."""
         chunks = [self._chunks(column) for column in columns]
-        states, embeddings = self._embed_without_grad(chunks)
+        states, local = self._embed_without_grad(chunks)
+        embeddings, labels = gather_batch(local, labels)  # the global batch under torchrun
         if not torch.is_grad_enabled():
             return score(embeddings, labels)
         leaves = [e.detach().requires_grad_() for e in embeddings]
         loss = score(leaves, labels)
         found = torch.autograd.grad(loss, leaves, allow_unused=True)
-        grads = [g if g is not None else torch.zeros_like(leaf) for g, leaf in zip(found, leaves, strict=True)]
+        grads = [
+            local_gradient(g if g is not None else torch.zeros_like(leaf), len(mine))
+            for g, leaf, mine in zip(found, leaves, local, strict=True)
+        ]
 
         def replay(grad_output: torch.Tensor) -> None:
             self._replay(chunks, states, grads, grad_output)

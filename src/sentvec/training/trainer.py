@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sentvec.distributed import ddp
 from sentvec.errors import SentvecError
 from sentvec.losses.base import Loss
 from sentvec.training.args import Schedule, TrainingArgs
@@ -63,6 +64,11 @@ class Trainer:
     ``loss`` and ``train_data`` are one loss and one dataset, or two dicts with the same keys (one loss per
     dataset; batches alternate per ``args.multi_dataset_order``). ``evaluator`` is any
     :class:`~sentvec.evaluation.Evaluator`; its primary metric picks the best checkpoint.
+
+    Under ``torchrun`` (several processes) the trainer joins the process group (gloo on CPU, nccl on CUDA),
+    ``args.batch_size`` is the batch of each rank, every rank embeds its slice of the same global batch, losses
+    score the global batch gathered from all ranks, gradients are averaged across ranks, and only rank 0 logs,
+    evaluates and saves (see :mod:`sentvec.distributed.ddp`).
     """
 
     def __init__(
@@ -87,11 +93,13 @@ class Trainer:
         self.evaluator = evaluator
         self.output = Path(args.output_dir)
         self.module = model.module
+        self.ranks = ddp.setup(str(model.device))
+        self.global_batch_size = args.batch_size * self.ranks.world_size
         self.params = _unique_parameters([self.module, *self.losses.values()])
         self.optimizer = _adamw(self.params, args.weight_decay, args.learning_rate)
         lengths = [len(self.datasets[n]) for n in self.names]
         order = MultiDatasetOrder(args.multi_dataset_order)
-        per_epoch = batches_per_epoch(lengths, args.batch_size, order) // args.gradient_accumulation_steps
+        per_epoch = batches_per_epoch(lengths, self.global_batch_size, order) // args.gradient_accumulation_steps
         self.total_steps = args.max_steps or max(1, per_epoch) * args.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.position = _Position()
@@ -111,10 +119,12 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------------
     def train(self, resume_from: str | Path | None = None) -> TrainResult:
         """Run to ``max_steps`` or the last epoch. ``resume_from``: a checkpoint (``<output>/checkpoints/last``)."""
-        self.output.mkdir(parents=True, exist_ok=True)
-        _seed_everything(self.args.seed)
+        if self.ranks.is_main:
+            self.output.mkdir(parents=True, exist_ok=True)
+        _seed_everything(self.args.seed + self.ranks.rank)  # each rank its own dropout masks
         if resume_from is not None:
             self._restore(Path(resume_from))
+        ddp.broadcast_parameters(self.params, self.ranks)
         self.module.train()
         progress = self._progress_bar()
         last_loss = float("nan")
@@ -132,7 +142,9 @@ class Trainer:
         return self._finish(last_loss)
 
     def _batch_groups(self) -> Iterator[list[tuple[int, list[Example]]]]:
-        """Groups of ``gradient_accumulation_steps`` batches, epoch after epoch, skipping what a resumed run did."""
+        """Groups of ``gradient_accumulation_steps`` batches, epoch after epoch, skipping what a resumed run did.
+
+        Every rank draws the same global batches and keeps its own slice of each."""
         args = self.args
         no_dup = [self._no_duplicates(n) for n in self.names]
         order = MultiDatasetOrder(args.multi_dataset_order)
@@ -140,7 +152,7 @@ class Trainer:
         while self.position.epoch < args.epochs or (args.max_steps and self.position.step < args.max_steps):
             stream = epoch_batches(
                 datasets,
-                args.batch_size,
+                self.global_batch_size,
                 seed=args.seed,
                 epoch=self.position.epoch,
                 no_duplicates=no_dup,
@@ -150,8 +162,8 @@ class Trainer:
             for _ in range(self.position.batches_in_epoch):  # resume: the same order, minus what was done
                 next(stream, None)
             group: list[tuple[int, list[Example]]] = []
-            for item in stream:
-                group.append(item)
+            for index, batch in stream:
+                group.append((index, ddp.shard(batch, self.ranks)))
                 if len(group) == args.gradient_accumulation_steps:
                     self.position.batches_in_epoch += len(group)
                     yield group
@@ -173,8 +185,10 @@ class Trainer:
                     f"loss is {value} at step {self.position.step + 1} (dataset {name!r}); "
                     f"stopped without saving; last good checkpoint: {where}"
                 )
-            loss.backward()
+            if loss.requires_grad:  # a rank left without examples by a short last batch has nothing to backprop
+                loss.backward()
             total += value
+        ddp.average_gradients(self.params, self.ranks)
         if self.args.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.params, self.args.max_grad_norm)
         self.optimizer.step()
@@ -216,6 +230,9 @@ class Trainer:
     def _evaluate(self) -> None:
         if self.evaluator is None:
             return
+        if not self.ranks.is_main:
+            ddp.barrier(self.ranks)
+            return
         self.module.eval()
         with torch.no_grad():
             result = self.evaluator(self.model)
@@ -226,8 +243,13 @@ class Trainer:
         if best is None or (value > best if result.greater_is_better else value < best):
             self.position.best_metric, self.position.best_step = value, self.position.step
             _atomic_save(self.output / BEST_DIR, self.model.save)
+        ddp.barrier(self.ranks)
 
     def _save_checkpoint(self) -> None:
+        if not self.ranks.is_main:
+            ddp.barrier(self.ranks)
+            return
+
         def write(folder: Path) -> None:
             self.model.save(folder)
             state = {
@@ -241,6 +263,7 @@ class Trainer:
             torch.save(state, folder / STATE_FILE)
 
         _atomic_save(self.output / LAST_DIR, write)
+        ddp.barrier(self.ranks)
 
     def _restore(self, folder: Path) -> None:
         from sentvec.loading import load
@@ -261,6 +284,8 @@ class Trainer:
         np.random.set_state(state["rng"]["numpy"])
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.ranks.is_main:
+            return
         with open(self.output / LOG_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -272,7 +297,7 @@ class Trainer:
             initial=self.position.step,
             desc="Training",
             unit="step",
-            disable=not self.args.show_progress_bar,
+            disable=not (self.args.show_progress_bar and self.ranks.is_main),
         )
 
     def _finish(self, last_loss: float) -> TrainResult:
@@ -281,12 +306,14 @@ class Trainer:
                 self._evaluate()
             if not self.args.save_steps or self.position.step % self.args.save_steps:
                 self._save_checkpoint()
-        self.model.save(self.output)
         plot = None
-        if self.args.plot:
+        if self.ranks.is_main:
+            self.model.save(self.output)
+        if self.args.plot and self.ranks.is_main:
             from sentvec.training.plot import plot_training_curve
 
             plot = plot_training_curve(self.output / LOG_FILE, self.output / PLOT_FILE)
+        ddp.teardown(self.ranks)
         return TrainResult(
             steps=self.position.step,
             final_loss=last_loss,

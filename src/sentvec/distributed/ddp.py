@@ -1,0 +1,228 @@
+"""Data-parallel training under ``torchrun``: the process group, per-rank shards of each global batch, embeddings
+gathered from every rank with gradients, and gradient averaging.
+
+How a distributed step reproduces a one-process step on the same global batch:
+
+1. every rank draws the same global batch (same seed, same sampler) and embeds its contiguous slice of it;
+2. the losses gather the embeddings (and labels) of all ranks in rank order, which is the global batch in its
+   original order, and score the global batch exactly as one process would; so every in-batch negative of the
+   global batch is a negative on every rank, and every rank computes the same loss value;
+3. the gather's backward hands each rank the gradient of that global loss with respect to its own embeddings,
+   times the world size; averaging the parameter gradients across ranks (what DDP does) then gives exactly the
+   one-process gradient.
+
+Gradients are averaged with one bucketed ``all_reduce`` per optimizer step rather than by wrapping the model in
+``DistributedDataParallel``: GradCache losses run several forward/backward passes per step and gradient
+accumulation runs several more, which DDP's reducer would synchronize on every backward (or needs ``no_sync``
+juggling and ``find_unused_parameters``). The arithmetic is the same as DDP's: parameters broadcast from rank 0
+at the start, gradients summed and divided by the world size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+
+T = TypeVar("T")
+
+# Gradients are reduced in buckets of about this many bytes (one flat buffer per bucket).
+_BUCKET_BYTES = 32 * 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranks:
+    """This process's place in the run: ``rank`` of ``world_size`` (0 of 1 when not distributed)."""
+
+    rank: int = 0
+    world_size: int = 1
+    owns_group: bool = False  # True when this object's :func:`setup` started the process group
+
+    @property
+    def distributed(self) -> bool:
+        """More than one process takes part."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs, evaluates and saves."""
+        return self.rank == 0
+
+
+def current() -> Ranks:
+    """The ranks of the process group already initialized, or a single process."""
+    if dist.is_available() and dist.is_initialized():
+        return Ranks(dist.get_rank(), dist.get_world_size())
+    return Ranks()
+
+
+def launched() -> bool:
+    """Whether this process was started by ``torchrun`` (or another launcher) as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def setup(device: str = "cpu") -> Ranks:
+    """Join the process group described by the launcher's environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``): gloo for CPU training, nccl for CUDA. A process that was not launched as
+    one of several, or whose group is already initialized, is returned as it is."""
+    if dist.is_available() and dist.is_initialized():
+        return current()
+    if not launched():
+        return Ranks()
+    if not dist.is_available():
+        raise RuntimeError("this torch build has no torch.distributed; cannot train under torchrun")
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend=backend)
+    return Ranks(dist.get_rank(), dist.get_world_size(), owns_group=True)
+
+
+def teardown(ranks: Ranks) -> None:
+    """Leave the process group if :func:`setup` started it (after a barrier, so no rank leaves early)."""
+    if ranks.owns_group and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def barrier(ranks: Ranks) -> None:
+    """Wait for every rank (no-op for one process)."""
+    if ranks.distributed:
+        dist.barrier()
+
+
+def shard(batch: Sequence[T], ranks: Ranks) -> list[T]:
+    """This rank's contiguous slice of a global batch: sizes differ by at most one, earlier ranks larger, so
+    concatenating the slices in rank order gives the global batch back in its order."""
+    n, world = len(batch), ranks.world_size
+    base, extra = divmod(n, world)
+    start = ranks.rank * base + min(ranks.rank, extra)
+    size = base + (1 if ranks.rank < extra else 0)
+    return list(batch[start : start + size])
+
+
+def _sizes(local: int, world_size: int, device: torch.device) -> list[int]:
+    size = torch.tensor([local], dtype=torch.long, device=device)
+    sizes = [torch.zeros_like(size) for _ in range(world_size)]
+    dist.all_gather(sizes, size)
+    return [int(s.item()) for s in sizes]
+
+
+def _all_gather_rows(tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """Concatenate every rank's rows (counts may differ) in rank order."""
+    longest = max(sizes)
+    padded = tensor.new_zeros((longest, *tensor.shape[1:]))
+    padded[: tensor.shape[0]] = tensor
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([part[:size] for part, size in zip(parts, sizes, strict=True)], dim=0)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All ranks' rows in rank order; backward returns this rank's rows of the gradient times the world size
+    (the gradient averaging across ranks divides by it again)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor, rank: int, sizes: list[int]) -> torch.Tensor:
+        ctx.start = sum(sizes[:rank])
+        ctx.stop = ctx.start + sizes[rank]
+        ctx.world_size = len(sizes)
+        return _all_gather_rows(tensor, sizes)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        return grad[ctx.start : ctx.stop] * ctx.world_size, None, None
+
+
+def gather(tensor: torch.Tensor, ranks: Ranks | None = None) -> torch.Tensor:
+    """Rows of ``tensor`` from every rank in rank order; differentiable (see :class:`_GatherWithGrad`)."""
+    ranks = ranks or current()
+    if not ranks.distributed:
+        return tensor
+    sizes = _sizes(tensor.shape[0], ranks.world_size, tensor.device)
+    if tensor.requires_grad:
+        out: torch.Tensor = _GatherWithGrad.apply(tensor, ranks.rank, sizes)
+        return out
+    return _all_gather_rows(tensor, sizes)
+
+
+def gather_batch(
+    embeddings: list[torch.Tensor], labels: torch.Tensor | None
+) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """The global batch's column embeddings and labels, when running under a process group of several ranks;
+    the inputs unchanged otherwise."""
+    ranks = current()
+    if not ranks.distributed:
+        return embeddings, labels
+    gathered = [gather(e, ranks) for e in embeddings]
+    return gathered, (gather(labels, ranks) if labels is not None else None)
+
+
+def local_gradient(grad: torch.Tensor, local: int, ranks: Ranks | None = None) -> torch.Tensor:
+    """This rank's share of the gradient with respect to a gathered tensor, given this rank's row count ``local``:
+    its rows times the world size, as the backward of :func:`gather` computes (GradCache scores the gathered
+    batch outside autograd and needs the same share)."""
+    ranks = ranks or current()
+    if not ranks.distributed:
+        return grad
+    sizes = _sizes(local, ranks.world_size, grad.device)
+    start = sum(sizes[: ranks.rank])
+    return grad[start : start + local] * ranks.world_size
+
+
+def broadcast_parameters(params: Sequence[torch.Tensor], ranks: Ranks) -> None:
+    """Give every rank rank 0's parameter values (as DDP does when it wraps a model)."""
+    if not ranks.distributed:
+        return
+    with torch.no_grad():
+        for p in params:
+            dist.broadcast(p.data, src=0)
+
+
+def average_gradients(params: Sequence[torch.Tensor], ranks: Ranks) -> None:
+    """Average ``.grad`` across ranks in place. A parameter without a gradient on some rank contributes zeros
+    there; one without a gradient on every rank keeps ``grad = None`` (so the optimizer skips it, as it would in
+    one process)."""
+    if not ranks.distributed:
+        return
+    has_grad = torch.tensor([p.grad is not None for p in params], dtype=torch.uint8)
+    dist.all_reduce(has_grad, op=dist.ReduceOp.MAX)
+    used = [p for p, flag in zip(params, has_grad.tolist(), strict=True) if flag]
+    for bucket in _buckets(used):
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in bucket]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= ranks.world_size
+        offset = 0
+        for p in bucket:
+            n = p.numel()
+            value = flat[offset : offset + n].view_as(p)
+            if p.grad is None:
+                p.grad = value.clone()
+            else:
+                p.grad.copy_(value)
+            offset += n
+
+
+def _buckets(params: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """Parameters grouped by device and dtype into buckets of about ``_BUCKET_BYTES``."""
+    buckets: list[list[torch.Tensor]] = []
+    current_bucket: list[torch.Tensor] = []
+    size = 0
+    for p in params:
+        if current_bucket and (
+            size + p.numel() * p.element_size() > _BUCKET_BYTES
+            or p.dtype != current_bucket[0].dtype
+            or p.device != current_bucket[0].device
+        ):
+            buckets.append(current_bucket)
+            current_bucket, size = [], 0
+        current_bucket.append(p)
+        size += p.numel() * p.element_size()
+    if current_bucket:
+        buckets.append(current_bucket)
+    return buckets
