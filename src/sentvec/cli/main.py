@@ -22,16 +22,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("encode", help="embed the texts of a file", description="Embed the texts of a file.")
+    p = sub.add_parser(
+        "encode",
+        help="embed the texts of a file (in this process, or on Ray with --engine ray)",
+        description="Embed the texts of a file. --engine ray reads JSONL/Parquet/CSV files or folders (local or "
+        "URLs), embeds on a Ray actor pool and writes Parquet files with columns id and embedding to --output.",
+    )
     _model_arg(p)
-    p.add_argument("--input", required=True, type=Path, help=".txt (one text per line), .jsonl or .csv/.tsv")
-    p.add_argument("--field", help="text field of a .jsonl input")
+    p.add_argument(
+        "--input",
+        required=True,
+        help=".txt (one text per line), .jsonl or .csv/.tsv (ray: also .parquet, folders and URLs)",
+    )
+    p.add_argument("--field", help="text field of a .jsonl input (ray: of any input; default text)")
     p.add_argument("--column", help="text column of a .csv/.tsv input: header name or 0-based index")
-    p.add_argument("--output", required=True, type=Path, help=".npy, .parquet or .jsonl")
+    p.add_argument("--output", required=True, help=".npy, .parquet or .jsonl (ray: an output folder)")
     p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (ray: rows per actor call)")
     p.add_argument("--chunk-size", type=int, default=4096, help="texts read and written at a time (bounds memory)")
     p.add_argument("--precision", default="float32", choices=["float32", "int8", "uint8", "binary", "ubinary"])
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    ray_opts = p.add_argument_group("--engine ray")
+    ray_opts.add_argument("--engine", default="local", choices=["local", "ray"])
+    ray_opts.add_argument("--id-field", default="id", help="document id field, written to the id column")
+    ray_opts.add_argument("--format", choices=["jsonl", "parquet", "csv"], help="input format (default: by extension)")
+    ray_opts.add_argument("--actors", type=int, help="embedding actors (default: one per CPU of the cluster)")
+    ray_opts.add_argument("--cpus-per-actor", type=float, help="default: the cluster's CPUs shared among actors")
+    ray_opts.add_argument("--gpus-per-actor", type=float, default=0.0)
+    ray_opts.add_argument("--address", help="join a running cluster: auto or ray://host:port (default: start one)")
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("similarity", help="print the similarity matrix of texts")
@@ -84,14 +102,17 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> Any:
     import sentvec
 
-    return sentvec.load(args.model, device=getattr(args, "device", None))
+    return sentvec.load(args.model, device=getattr(args, "device", None), backend=getattr(args, "backend", "auto"))
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return _cmd_encode_ray(args)
     from tqdm.auto import tqdm
 
     from sentvec.cli.textio import OUTPUT_TYPES, EmbeddingWriter, read_texts
 
+    args.input, args.output = Path(args.input), Path(args.output)
     if args.output.suffix.lower() not in OUTPUT_TYPES:
         raise ValueError(f"{args.output}: unsupported output type; use one of {', '.join(OUTPUT_TYPES)}")
 
@@ -126,6 +147,31 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         f"wrote {writer.rows} embeddings to {args.output} "
         f"({n_tokens} tokens, {n_truncated} truncated at {model.max_seq_length})"
     )
+    return 0
+
+
+def _cmd_encode_ray(args: argparse.Namespace) -> int:
+    from sentvec.distributed.ray import encode_dataset
+
+    if args.column is not None:
+        raise ValueError("--column is for local CSV input; with --engine ray name the text field with --field")
+    report = encode_dataset(
+        args.model,
+        args.input,
+        args.output,
+        field=args.field or "text",
+        id_field=args.id_field,
+        format=args.format,
+        actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor,
+        gpus_per_actor=args.gpus_per_actor,
+        batch_size=args.batch_size,
+        backend=args.backend,
+        normalize=args.normalize,
+        precision=args.precision,
+        address=args.address,
+    )
+    print(f"wrote {report.rows} embeddings ({report.dimension} dims) to {report.output} in {report.files} file(s)")
     return 0
 
 

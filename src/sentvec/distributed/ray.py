@@ -1,0 +1,438 @@
+"""Corpus encoding on Ray Data: read JSONL/Parquet/CSV (local or any fsspec/pyarrow URL), embed on a pool of actors
+(one loaded model each), write Parquet files with ``id`` and ``embedding`` columns.
+
+Choices made for small machines as much as for clusters:
+
+- CPUs are handed out as fractions, computed from the cluster: read and write tasks take ``IO_CPUS`` each, one
+  CPU stays free for Ray Data's own tasks, and the actors share the rest. With Ray's defaults (1 CPU per actor
+  and per read/write task) a 2-core machine with 2 actors has no CPU left for the read tasks, and the job waits
+  forever without a word.
+- The actors return Arrow tables whose ``embedding`` column is a plain ``fixed_size_list<float32>[D]`` (int8 or
+  uint8 codes for quantized output), so any Parquet reader gets vectors, not Ray's tensor extension type.
+- Actors are restarted when they die and their batches retried (Ray Data's actor pool defaults); output is
+  written only from finished batches, so a lost actor neither loses nor duplicates rows.
+- Progress (rows done, rows/s) is reported by the actors to a small counter actor and shown by the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentvec._extras import require
+from sentvec.errors import SentvecError
+
+logger = logging.getLogger(__name__)
+
+IO_CPUS = 0.1  # CPUs reserved by each read and write task
+FORMATS = {"jsonl": "jsonl", "json": "jsonl", "parquet": "parquet", "pq": "parquet", "csv": "csv"}
+META_FILE = "_sentvec.json"  # pyarrow and Ray skip files starting with "_" when reading the folder back
+
+
+class DistributedEncodeError(SentvecError, RuntimeError):
+    """The Ray job failed; the message gives the first line of the cause (a bad row names its id)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodeReport:
+    """What :func:`encode_dataset` wrote."""
+
+    rows: int
+    seconds: float
+    output: str
+    files: int
+    dimension: int
+    precision: str
+    actors: int
+    cpus_per_actor: float
+
+    @property
+    def rows_per_second(self) -> float:
+        """Overall throughput, start-up included."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Counter:
+    """Rows embedded so far, as reported by the actors (a retried batch counts twice; the final total is read
+    from the written files)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def add(self, n: int) -> None:
+        self.rows += n
+
+    def value(self) -> int:
+        return self.rows
+
+
+class _Embedder:
+    """The actor: one model, loaded once; ``__call__`` turns an Arrow batch into ``id`` + ``embedding``."""
+
+    def __init__(self, settings: dict[str, Any], counter: Any) -> None:
+        import sentvec
+
+        self.settings = settings
+        self.counter = counter
+        self.model = sentvec.load(
+            settings["model"],
+            backend=settings["backend"],
+            quantized=settings["quantized"],
+            device=settings["device"],
+            threads=settings["threads"],
+        )
+        if settings["backend"] != "onnx" and settings["device"] == "cpu":
+            import torch
+
+            torch.set_num_threads(settings["threads"])
+        ranges = settings.get("quantization_ranges")
+        self.ranges = np.asarray(ranges, dtype=np.float32) if ranges is not None else None
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa
+
+        s = self.settings
+        for name in (s["id_field"], s["field"]):
+            if name not in batch.column_names:
+                raise ValueError(f"no field {name!r} in the input rows; they have {batch.column_names}")
+        ids = batch.column(s["id_field"])
+        texts = batch.column(s["field"]).to_pylist()
+        missing = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if missing:
+            bad = ids[missing[0]].as_py()
+            raise ValueError(f"row {s['id_field']}={bad!r}: field {s['field']!r} is {texts[missing[0]]!r}, not a text")
+        emb = self.model.encode(
+            texts,
+            batch_size=s["encode_batch_size"],
+            normalize_embeddings=s["normalize"],
+            precision=s["precision"],
+            quantization_ranges=self.ranges,
+            show_progress_bar=False,
+        )
+        values = pa.array(np.ascontiguousarray(emb).reshape(-1))
+        table = pa.table(
+            {"id": ids, "embedding": pa.FixedSizeListArray.from_arrays(values, emb.shape[1] if len(emb) else 0)}
+        )
+        if self.counter is not None:
+            self.counter.add.remote(len(texts))
+        return table
+
+
+def encode_dataset(
+    model: str,
+    input: str | Path | Sequence[str | Path],
+    output: str | Path,
+    *,
+    field: str = "text",
+    id_field: str = "id",
+    format: str | None = None,
+    actors: int | None = None,
+    cpus_per_actor: float | None = None,
+    gpus_per_actor: float = 0.0,
+    batch_size: int = 256,
+    encode_batch_size: int = 64,
+    backend: str = "auto",
+    quantized: bool = False,
+    normalize: bool = False,
+    precision: str = "float32",
+    quantization_ranges: np.ndarray | None = None,
+    address: str | None = None,
+    show_progress: bool = True,
+) -> EncodeReport:
+    """Embed the ``field`` of every row of ``input`` on a Ray actor pool and write Parquet files to ``output``.
+
+    Args:
+        model: a model name or a folder every node can read (each actor loads it once).
+        input: a file, a folder of files, a list of them, or URLs (``s3://``, ``gs://``... through pyarrow or
+            fsspec). JSONL, Parquet or CSV, told by the extension or by ``format``.
+        output: a folder (local or URL) that receives ``*.parquet`` files with columns ``id`` (the input's
+            ``id_field``, its type kept) and ``embedding`` (``fixed_size_list<float32>[D]``; int8/uint8 codes
+            for quantized precisions), plus ``_sentvec.json`` (model, dimension, precision, rows).
+        actors: size of the actor pool (default: one per CPU of the cluster, or one per GPU with
+            ``gpus_per_actor``). ``cpus_per_actor``: default shares the cluster's CPUs, less ``IO_CPUS`` for
+            each read/write task, among the actors. ``gpus_per_actor > 0`` runs the model on CUDA.
+        batch_size: rows per Ray batch (one actor call); ``encode_batch_size``: texts per model forward pass.
+        backend, quantized: as in :func:`sentvec.load` (``backend="onnx"`` needs an exported folder).
+        normalize, precision, quantization_ranges: as in :meth:`SentenceEncoder.encode`; int8/uint8 output
+            uses ``quantization_ranges`` (shape (2, D)) or [-1, 1] for normalized vectors, never per-batch ranges.
+        address: ``"auto"`` or ``"ray://host:port"`` joins an existing cluster; None starts a local Ray
+            instance and stops it at the end. A process already connected to Ray is reused as it is.
+
+    Returns:
+        An :class:`EncodeReport` with the rows written (read back from the files' metadata) and the throughput.
+    """
+    if batch_size < 1 or encode_batch_size < 1:
+        raise ValueError(f"batch_size and encode_batch_size must be >= 1, got {batch_size}, {encode_batch_size}")
+    if actors is not None and actors < 1:
+        raise ValueError(f"actors must be >= 1, got {actors}")
+    paths = _paths(input)
+    fmt = _format(paths, format)
+    _check_fields(paths, fmt, (id_field, field))
+    ray = require("ray", "Encoding on Ray")
+    require("pyarrow", "Writing Parquet embeddings")
+    started_here = not ray.is_initialized()
+    if started_here:
+        _init_ray(ray, address)
+    try:
+        return _run(
+            ray,
+            model=model,
+            paths=paths,
+            fmt=fmt,
+            output=str(output),
+            field=field,
+            id_field=id_field,
+            actors=actors,
+            cpus_per_actor=cpus_per_actor,
+            gpus_per_actor=gpus_per_actor,
+            batch_size=batch_size,
+            settings={
+                "model": str(model),
+                "backend": backend,
+                "quantized": quantized,
+                "device": "cuda" if gpus_per_actor > 0 else "cpu",
+                "field": field,
+                "id_field": id_field,
+                "encode_batch_size": encode_batch_size,
+                "normalize": normalize,
+                "precision": precision,
+                "quantization_ranges": None if quantization_ranges is None else np.asarray(quantization_ranges),
+            },
+            show_progress=show_progress,
+        )
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _paths(input: str | Path | Sequence[str | Path]) -> list[str]:
+    items = [input] if isinstance(input, (str, Path)) else list(input)
+    if not items:
+        raise ValueError("no input given")
+    paths = [str(p) for p in items]
+    for p in paths:
+        if "://" not in p and not Path(p).exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return paths
+
+
+def _format(paths: list[str], given: str | None) -> str:
+    """The input format: given, or told by the file extensions (of the files inside a local folder)."""
+    if given is not None:
+        if given not in FORMATS:
+            raise ValueError(f"unknown input format {given!r}; valid: jsonl, parquet, csv")
+        return FORMATS[given]
+    found: set[str] = set()
+    for p in paths:
+        names = [f.name for f in _files(Path(p))] if "://" not in p else [p]
+        for name in names:
+            parts = name.lower().split(".")
+            ext = next((e for e in reversed(parts[1:]) if e in FORMATS), None)
+            if ext is None:
+                raise ValueError(f"{name}: cannot tell the format from the name; pass format= (jsonl, parquet, csv)")
+            found.add(FORMATS[ext])
+    if len(found) != 1:
+        raise ValueError(f"inputs mix formats {sorted(found)}; give files of one format")
+    return found.pop()
+
+
+def _init_ray(ray: Any, address: str | None) -> None:
+    env = {"env_vars": {"TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}}
+    if address is None:
+        ray.init(include_dashboard=False, logging_level=logging.WARNING, runtime_env=env)
+    else:
+        ray.init(address=address, logging_level=logging.WARNING, runtime_env=env)
+
+
+def _check_fields(paths: list[str], fmt: str, fields: Sequence[str]) -> None:
+    """Fail before starting any work when the first local file lacks a field (the actors check every batch)."""
+    first = next((f for p in paths if "://" not in p for f in _files(Path(p))), None)
+    if first is None:
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        names = list(pq.read_schema(first).names)
+    else:
+        with open(first, encoding="utf-8") as f:
+            line = next((line for line in f if line.strip()), "")
+        if not line:
+            raise ValueError(f"{first}: empty input")
+        if fmt == "jsonl":
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{first}, line 1: not JSON ({e.msg})") from None
+            names = list(row) if isinstance(row, dict) else []
+        else:
+            names = [c.strip().strip('"') for c in line.rstrip("\r\n").split(",")]
+    for name in fields:
+        if name not in names:
+            raise ValueError(f"{first}: no field {name!r}; the rows have {names}")
+
+
+def _files(path: Path) -> list[Path]:
+    """The data files of a local path: itself, or the visible files inside a folder."""
+    if path.is_dir():
+        return sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith((".", "_")))
+    return [path]
+
+
+def _plan_cpus(
+    total_cpus: float, actors: int | None, cpus_per_actor: float | None, gpus: float
+) -> tuple[int, float, int]:
+    """Pool size, logical CPUs per actor and threads per actor.
+
+    One logical CPU (half the cluster's when it has fewer than two) stays free for Ray Data's own tasks: reads,
+    writes and Parquet metadata fetches ask for 0.1 to 1 CPU each, and with no room for them the job waits
+    forever. Logical CPUs are a scheduling budget, not a cap, so the threads of each actor follow the cluster's
+    CPUs per actor.
+    """
+    reserve = min(1.0, total_cpus / 2)
+    room = total_cpus - reserve
+    if actors is None:
+        actors = max(1, int(room // cpus_per_actor) if cpus_per_actor else int(room))
+    if cpus_per_actor is None:
+        cpus_per_actor = room / actors if gpus == 0 else min(1.0, room / actors)
+    if cpus_per_actor <= 0 or actors * cpus_per_actor > room + 1e-9:
+        raise ValueError(
+            f"{actors} actors x {cpus_per_actor:g} CPUs leave no room for Ray Data's read/write tasks on a cluster "
+            f"of {total_cpus:g} CPUs (keep {reserve:g} free); use fewer actors or fewer CPUs per actor"
+        )
+    threads = max(1, round(total_cpus / actors))
+    return actors, round(float(cpus_per_actor), 3), threads
+
+
+def _read(ray: Any, paths: list[str], fmt: str) -> Any:
+    """A dataset over the inputs. No other operator is added between read and embed: each Ray Data operator
+    without explicit CPUs asks for a whole one (``select_columns`` would), which the actors may not leave."""
+    if fmt == "jsonl":
+        return ray.data.read_json(paths, num_cpus=IO_CPUS)
+    if fmt == "parquet":
+        return ray.data.read_parquet(paths, num_cpus=IO_CPUS)
+    return ray.data.read_csv(paths, num_cpus=IO_CPUS)
+
+
+def _run(
+    ray: Any,
+    *,
+    model: str,
+    paths: list[str],
+    fmt: str,
+    output: str,
+    field: str,
+    id_field: str,
+    actors: int | None,
+    cpus_per_actor: float | None,
+    gpus_per_actor: float,
+    batch_size: int,
+    settings: dict[str, Any],
+    show_progress: bool,
+) -> EncodeReport:
+    from ray.data import ActorPoolStrategy, DataContext
+
+    DataContext.get_current().enable_progress_bars = False  # ours counts rows; Ray's would print per operator
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data.exceptions").setLevel(logging.CRITICAL)  # the error is raised to the caller
+    total_cpus = float(ray.cluster_resources().get("CPU", 1))
+    n_actors, cpus, settings["threads"] = _plan_cpus(total_cpus, actors, cpus_per_actor, gpus_per_actor)
+    start = time.perf_counter()
+    ds = _read(ray, paths, fmt)
+    counter = ray.remote(num_cpus=0)(_Counter).remote()
+    embedded = ds.map_batches(
+        _Embedder,
+        fn_constructor_args=(settings, counter),
+        batch_format="pyarrow",
+        batch_size=batch_size,
+        compute=ActorPoolStrategy(size=n_actors),
+        num_cpus=cpus,
+        num_gpus=gpus_per_actor or None,
+    )
+    error: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            embedded.write_parquet(output, ray_remote_args={"num_cpus": IO_CPUS}, mode="overwrite")
+        except BaseException as e:  # handed to the main thread
+            error.append(e)
+
+    worker = threading.Thread(target=write, name="sentvec-ray-write", daemon=True)
+    worker.start()
+    _show_progress(ray, worker, counter, show_progress)
+    worker.join()
+    if error:
+        raise DistributedEncodeError(f"Ray encoding failed: {_root_cause(error[0])}") from error[0]
+    seconds = time.perf_counter() - start
+    rows, files, dimension = _written(output)
+    report = EncodeReport(rows, seconds, output, files, dimension, settings["precision"], n_actors, cpus)
+    _write_meta(output, report, settings)
+    if show_progress:
+        import sys
+
+        print(
+            f"encoded {rows} rows in {seconds:.1f} s ({report.rows_per_second:.1f} rows/s) with {n_actors} actor(s) "
+            f"x {cpus:g} CPU; {files} Parquet file(s) in {output}",
+            file=sys.stderr,
+        )
+    return report
+
+
+def _show_progress(ray: Any, worker: threading.Thread, counter: Any, enabled: bool) -> None:
+    """Rows done and rows/s while the job runs (on stderr)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="Encoding (ray)", unit="row", disable=not enabled) as bar:
+        while worker.is_alive():
+            worker.join(timeout=0.5)
+            try:
+                done = ray.get(counter.value.remote(), timeout=5)
+            except Exception:  # the counter is best effort; the final total is read from the files
+                continue
+            bar.update(max(0, done - bar.n))
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first line of the innermost error (Ray wraps user errors in its own exceptions)."""
+    cause: BaseException = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    named = [line for line in lines if line.startswith(("ValueError", "KeyError", "FileNotFoundError", "Sentvec"))]
+    return (named or lines or [type(cause).__name__])[-1 if named else 0]
+
+
+def _written(output: str) -> tuple[int, int, int]:
+    """Rows, files and vector width of the Parquet files in ``output`` (from their metadata alone)."""
+    import pyarrow.dataset as pads
+
+    dataset = pads.dataset(output, format="parquet")
+    rows = sum(fragment.metadata.num_rows for fragment in dataset.get_fragments())
+    field = dataset.schema.field("embedding")
+    return rows, len(dataset.files), int(getattr(field.type, "list_size", 0))
+
+
+def _write_meta(output: str, report: EncodeReport, settings: dict[str, Any]) -> None:
+    meta = {
+        "model": settings["model"],
+        "dimension": report.dimension,
+        "precision": report.precision,
+        "normalized": settings["normalize"],
+        "rows": report.rows,
+        "id_field": settings["id_field"],
+        "text_field": settings["field"],
+    }
+    if settings["quantization_ranges"] is not None:
+        meta["quantization_ranges"] = np.asarray(settings["quantization_ranges"]).tolist()
+    from pyarrow import fs
+
+    filesystem, folder = fs.FileSystem.from_uri(output if "://" in output else str(Path(output).resolve()))
+    with filesystem.open_output_stream(f"{folder.rstrip('/')}/{META_FILE}") as f:
+        f.write(json.dumps(meta, indent=2).encode("utf-8"))
