@@ -10,7 +10,8 @@ CODE = """
 import json, sys
 import sentvec
 import sentvec.similarity, sentvec.quantization, sentvec.formats, sentvec.batching, sentvec.errors
-heavy = sorted(m for m in ("torch", "transformers") if m in sys.modules)
+import sentvec.distributed
+heavy = sorted(m for m in ("torch", "transformers", "ray") if m in sys.modules)
 print(json.dumps({"heavy": heavy, "version": sentvec.__version__, "exports": sorted(sentvec.__all__)}))
 """
 

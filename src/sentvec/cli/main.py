@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", help="text column of a .csv/.tsv input: header name or 0-based index")
     p.add_argument("--output", required=True, help=".npy, .parquet or .jsonl (ray: an output folder)")
     p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
-    p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (ray: rows per actor call)")
+    p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
     p.add_argument("--chunk-size", type=int, default=4096, help="texts read and written at a time (bounds memory)")
     p.add_argument("--precision", default="float32", choices=["float32", "int8", "uint8", "binary", "ubinary"])
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     ray_opts.add_argument("--id-field", default="id", help="document id field, written to the id column")
     ray_opts.add_argument("--format", choices=["jsonl", "parquet", "csv"], help="input format (default: by extension)")
     ray_opts.add_argument("--actors", type=int, help="embedding actors (default: one per CPU of the cluster)")
+    ray_opts.add_argument("--rows-per-call", type=int, default=1024, help="rows handed to an actor at a time")
     ray_opts.add_argument("--cpus-per-actor", type=float, help="default: the cluster's CPUs shared among actors")
     ray_opts.add_argument("--gpus-per-actor", type=float, default=0.0)
     ray_opts.add_argument("--address", help="join a running cluster: auto or ray://host:port (default: start one)")
@@ -165,7 +166,8 @@ def _cmd_encode_ray(args: argparse.Namespace) -> int:
         actors=args.actors,
         cpus_per_actor=args.cpus_per_actor,
         gpus_per_actor=args.gpus_per_actor,
-        batch_size=args.batch_size,
+        batch_size=args.rows_per_call,
+        encode_batch_size=args.batch_size,
         backend=args.backend,
         normalize=args.normalize,
         precision=args.precision,

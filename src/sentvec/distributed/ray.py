@@ -53,11 +53,18 @@ class EncodeReport:
     precision: str
     actors: int
     cpus_per_actor: float
+    startup_seconds: float  # until the first rows were embedded: actors started, model loaded, first read
 
     @property
     def rows_per_second(self) -> float:
         """Overall throughput, start-up included."""
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_rows_per_second(self) -> float:
+        """Throughput once the actors run (after ``startup_seconds``)."""
+        busy = self.seconds - self.startup_seconds
+        return self.rows / busy if busy > 0 else 0.0
 
 
 class _Counter:
@@ -82,6 +89,13 @@ class _Embedder:
 
         self.settings = settings
         self.counter = counter
+        if settings["backend"] != "onnx":  # one progress bar per actor start would flood the driver's log
+            try:
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            except ImportError:  # a torch-free actor runs the ONNX graph
+                pass
         self.model = sentvec.load(
             settings["model"],
             backend=settings["backend"],
@@ -137,7 +151,7 @@ def encode_dataset(
     actors: int | None = None,
     cpus_per_actor: float | None = None,
     gpus_per_actor: float = 0.0,
-    batch_size: int = 256,
+    batch_size: int = 1024,
     encode_batch_size: int = 64,
     backend: str = "auto",
     quantized: bool = False,
@@ -159,7 +173,8 @@ def encode_dataset(
         actors: size of the actor pool (default: one per CPU of the cluster, or one per GPU with
             ``gpus_per_actor``). ``cpus_per_actor``: default shares the cluster's CPUs, less ``IO_CPUS`` for
             each read/write task, among the actors. ``gpus_per_actor > 0`` runs the model on CUDA.
-        batch_size: rows per Ray batch (one actor call); ``encode_batch_size``: texts per model forward pass.
+        batch_size: rows per Ray batch (one actor call; large enough that length sorting inside it pays and Ray's
+            per-call cost fades: 1024 ran 1.2x faster than 256 here); ``encode_batch_size``: texts per forward pass.
         backend, quantized: as in :func:`sentvec.load` (``backend="onnx"`` needs an exported folder).
         normalize, precision, quantization_ranges: as in :meth:`SentenceEncoder.encode`; int8/uint8 output
             uses ``quantization_ranges`` (shape (2, D)) or [-1, 1] for normalized vectors, never per-batch ranges.
@@ -366,37 +381,43 @@ def _run(
 
     worker = threading.Thread(target=write, name="sentvec-ray-write", daemon=True)
     worker.start()
-    _show_progress(ray, worker, counter, show_progress)
+    first_rows_at = _show_progress(ray, worker, counter, show_progress)
     worker.join()
     if error:
         raise DistributedEncodeError(f"Ray encoding failed: {_root_cause(error[0])}") from error[0]
     seconds = time.perf_counter() - start
     rows, files, dimension = _written(output)
-    report = EncodeReport(rows, seconds, output, files, dimension, settings["precision"], n_actors, cpus)
+    startup = (first_rows_at - start) if first_rows_at is not None else seconds
+    report = EncodeReport(rows, seconds, output, files, dimension, settings["precision"], n_actors, cpus, startup)
     _write_meta(output, report, settings)
     if show_progress:
         import sys
 
         print(
-            f"encoded {rows} rows in {seconds:.1f} s ({report.rows_per_second:.1f} rows/s) with {n_actors} actor(s) "
-            f"x {cpus:g} CPU; {files} Parquet file(s) in {output}",
+            f"encoded {rows} rows in {seconds:.1f} s ({report.rows_per_second:.1f} rows/s; "
+            f"{report.steady_rows_per_second:.1f} rows/s after {startup:.1f} s of start-up) with {n_actors} "
+            f"actor(s) x {cpus:g} CPU; {files} Parquet file(s) in {output}",
             file=sys.stderr,
         )
     return report
 
 
-def _show_progress(ray: Any, worker: threading.Thread, counter: Any, enabled: bool) -> None:
-    """Rows done and rows/s while the job runs (on stderr)."""
+def _show_progress(ray: Any, worker: threading.Thread, counter: Any, enabled: bool) -> float | None:
+    """Rows done and rows/s while the job runs (on stderr); returns when the first rows were done."""
     from tqdm.auto import tqdm
 
+    first: float | None = None
     with tqdm(desc="Encoding (ray)", unit="row", disable=not enabled) as bar:
         while worker.is_alive():
-            worker.join(timeout=0.5)
+            worker.join(timeout=0.25)
             try:
                 done = ray.get(counter.value.remote(), timeout=5)
             except Exception:  # the counter is best effort; the final total is read from the files
                 continue
+            if done and first is None:
+                first = time.perf_counter()
             bar.update(max(0, done - bar.n))
+    return first
 
 
 def _root_cause(error: BaseException) -> str:
