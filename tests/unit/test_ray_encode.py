@@ -88,8 +88,15 @@ def test_csv_input_with_int8_output_gives_encodes_codes(
     np.testing.assert_array_equal(codes[np.argsort(ids)], expected)
 
 
-def test_parquet_folder_input(local_ray: None, model_dir: Path, model: Any, tmp_path: Path) -> None:
+def test_parquet_folder_input_by_url_on_the_onnx_backend(
+    local_ray: None, model_dir: Path, model: Any, tmp_path: Path
+) -> None:
+    """Input and output given as URLs (file:// stands for any pyarrow/fsspec scheme); actors run the ONNX graph."""
     from sentvec.distributed import encode_dataset
+    from sentvec.export import export_onnx
+
+    onnx_model = tmp_path / "onnx-model"
+    export_onnx(model, onnx_model, calibration_texts=[t for _, t in corpus(16, seed=9)])
 
     rows = corpus(90, seed=2)
     (tmp_path / "in").mkdir()
@@ -97,8 +104,17 @@ def test_parquet_folder_input(local_ray: None, model_dir: Path, model: Any, tmp_
         chunk = rows[part * 30 : (part + 1) * 30]
         table = pa.table({"id": [str(i) for i, _ in chunk], "text": [t for _, t in chunk]})
         pq.write_table(table, tmp_path / "in" / f"part-{part}.parquet")
-    report = encode_dataset(str(model_dir), tmp_path / "in", tmp_path / "out", actors=1, show_progress=False)
+    report = encode_dataset(
+        str(onnx_model),
+        (tmp_path / "in").as_uri(),
+        (tmp_path / "out").as_uri(),
+        format="parquet",
+        backend="onnx",
+        actors=1,
+        show_progress=False,
+    )
     ids, emb, _ = read_output(tmp_path / "out")
+    assert (tmp_path / "out" / "_sentvec.json").is_file()
     assert report.rows == 90 and sorted(ids.tolist()) == sorted(str(i) for i, _ in rows)
     by_id = dict(zip(ids.tolist(), emb, strict=True))
     expected = model.encode([t for _, t in rows])
