@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sentvec._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -17,16 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["SentenceEncoder", "SimilarityFunction", "__version__", "load"]
 
 _LAZY = {
-    "load": ("sentvec.loading", "load"),
-    "SentenceEncoder": ("sentvec.encoder", "SentenceEncoder"),
-    "SimilarityFunction": ("sentvec.similarity", "SimilarityFunction"),
+    "load": "sentvec.loading",
+    "SentenceEncoder": "sentvec.encoder",
+    "SimilarityFunction": "sentvec.similarity",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'sentvec' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

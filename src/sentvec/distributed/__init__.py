@@ -6,8 +6,7 @@ Names load lazily: ``import sentvec.distributed`` imports neither Ray nor torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sentvec._lazy import lazy_getattr
 
 _LAZY = {
     "encode_dataset": "sentvec.distributed.ray",
@@ -17,7 +16,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sentvec.distributed' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -6,7 +6,9 @@ The micro-batcher (:mod:`sentvec.server.batcher`) and metrics (:mod:`sentvec.ser
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sentvec._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from sentvec.server.app import Limits, create_app
@@ -24,13 +26,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
+def _needs_fastapi(module: str) -> None:
+    if module == "sentvec.server.app":
         from sentvec._extras import require
 
-        if _LAZY[name] == "sentvec.server.app":
-            require("fastapi", "The sentvec HTTP server")
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sentvec.server' has no attribute {name!r}")
+        require("fastapi", "The sentvec HTTP server")
+
+
+__getattr__ = lazy_getattr(__name__, _LAZY, _needs_fastapi)

@@ -5,8 +5,7 @@ Names load lazily so that ``sentvec.losses`` can import ``sentvec.training.data`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sentvec._lazy import lazy_getattr
 
 _LAZY = {
     "Trainer": "sentvec.training.trainer",
@@ -23,7 +22,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sentvec.training' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
