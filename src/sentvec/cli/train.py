@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from sentvec.jsonl import field_names
 
 # Losses that need more than the model to build (use the Python API for them).
 NOT_FROM_CLI = ("Loss", "SoftmaxLoss", "MatryoshkaLoss")
@@ -91,7 +92,7 @@ def _columns(settings: dict[str, Any]) -> tuple[list[str | int], str | int | Non
     if isinstance(names, str):
         names = names.split(",")
     if not names:
-        names = _header(path)
+        names = field_names(path)
     label = settings.get("label") or next((n for n in ("score", "label") if n in names), None)
     if label is not None and label not in names:
         raise ValueError(f"label column {label!r} is not among the columns {names}")
@@ -99,15 +100,6 @@ def _columns(settings: dict[str, Any]) -> tuple[list[str | int], str | int | Non
     if settings.get("columns"):  # headerless: positions
         return [names.index(n) for n in texts], (names.index(label) if label is not None else None)
     return list(texts), label
-
-
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        first = f.readline()
-    if path.suffix.lower() == ".jsonl":
-        return list(json.loads(first))
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    return [c.strip() for c in first.rstrip("\r\n").split(delimiter)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -122,28 +122,40 @@ def _all_gather_rows(tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     return torch.cat([part[:size] for part, size in zip(parts, sizes, strict=True)], dim=0)
 
 
+def _own_rows(tensor: torch.Tensor, rank: int, sizes: list[int]) -> torch.Tensor:
+    """This rank's rows of a gathered tensor, times the world size: the gradient share that, once averaged across
+    ranks, gives the one-process gradient."""
+    start = sum(sizes[:rank])
+    return tensor[start : start + sizes[rank]] * len(sizes)
+
+
 class _GatherWithGrad(torch.autograd.Function):
-    """All ranks' rows in rank order; backward returns this rank's rows of the gradient times the world size
-    (the gradient averaging across ranks divides by it again)."""
+    """All ranks' rows in rank order; backward returns :func:`_own_rows` of the gradient."""
 
     @staticmethod
     def forward(ctx: Any, tensor: torch.Tensor, rank: int, sizes: list[int]) -> torch.Tensor:
-        ctx.start = sum(sizes[:rank])
-        ctx.stop = ctx.start + sizes[rank]
-        ctx.world_size = len(sizes)
+        ctx.rank, ctx.sizes = rank, sizes
         return _all_gather_rows(tensor, sizes)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        return grad[ctx.start : ctx.stop] * ctx.world_size, None, None
+        return _own_rows(grad, ctx.rank, ctx.sizes), None, None
 
 
-def gather(tensor: torch.Tensor, ranks: Ranks | None = None) -> torch.Tensor:
-    """Rows of ``tensor`` from every rank in rank order; differentiable (see :class:`_GatherWithGrad`)."""
+def row_counts(local: int, device: torch.device | str = "cpu") -> list[int]:
+    """Every rank's row count, given this rank's (``[local]`` for one process)."""
+    ranks = current()
+    return _sizes(local, ranks.world_size, torch.device(device)) if ranks.distributed else [local]
+
+
+def gather(tensor: torch.Tensor, ranks: Ranks | None = None, sizes: list[int] | None = None) -> torch.Tensor:
+    """Rows of ``tensor`` from every rank in rank order; differentiable (see :class:`_GatherWithGrad`).
+    ``sizes``: every rank's row count, when already known (saves one collective)."""
     ranks = ranks or current()
     if not ranks.distributed:
         return tensor
-    sizes = _sizes(tensor.shape[0], ranks.world_size, tensor.device)
+    if sizes is None:
+        sizes = _sizes(tensor.shape[0], ranks.world_size, tensor.device)
     if tensor.requires_grad:
         out: torch.Tensor = _GatherWithGrad.apply(tensor, ranks.rank, sizes)
         return out
@@ -151,27 +163,25 @@ def gather(tensor: torch.Tensor, ranks: Ranks | None = None) -> torch.Tensor:
 
 
 def gather_batch(
-    embeddings: list[torch.Tensor], labels: torch.Tensor | None
+    embeddings: list[torch.Tensor], labels: torch.Tensor | None, sizes: list[int] | None = None
 ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """The global batch's column embeddings and labels, when running under a process group of several ranks;
-    the inputs unchanged otherwise."""
+    the inputs unchanged otherwise. ``sizes``: the ranks' row counts (:func:`row_counts`), if already known."""
     ranks = current()
-    if not ranks.distributed:
+    if not ranks.distributed or not embeddings:
         return embeddings, labels
-    gathered = [gather(e, ranks) for e in embeddings]
-    return gathered, (gather(labels, ranks) if labels is not None else None)
+    if sizes is None:  # every column has this rank's rows
+        sizes = _sizes(embeddings[0].shape[0], ranks.world_size, embeddings[0].device)
+    gathered = [gather(e, ranks, sizes) for e in embeddings]
+    return gathered, (gather(labels, ranks, sizes) if labels is not None else None)
 
 
-def local_gradient(grad: torch.Tensor, local: int, ranks: Ranks | None = None) -> torch.Tensor:
-    """This rank's share of the gradient with respect to a gathered tensor, given this rank's row count ``local``:
-    its rows times the world size, as the backward of :func:`gather` computes (GradCache scores the gathered
-    batch outside autograd and needs the same share)."""
-    ranks = ranks or current()
-    if not ranks.distributed:
-        return grad
-    sizes = _sizes(local, ranks.world_size, grad.device)
-    start = sum(sizes[: ranks.rank])
-    return grad[start : start + local] * ranks.world_size
+def local_gradient(grad: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """This rank's share of the gradient with respect to a gathered tensor whose ranks' row counts are ``sizes``
+    (see :func:`row_counts`), as the backward of :func:`gather` computes it (GradCache scores the gathered batch
+    outside autograd and needs the same share). The gradient itself for one process."""
+    ranks = current()
+    return _own_rows(grad, ranks.rank, sizes) if ranks.distributed else grad
 
 
 def broadcast_parameters(params: Sequence[torch.Tensor], ranks: Ranks) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from sentvec._extras import require
 from sentvec.errors import SentvecError
+from sentvec.jsonl import field_names
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +190,9 @@ def encode_dataset(
     if actors is not None and actors < 1:
         raise ValueError(f"actors must be >= 1, got {actors}")
     paths = _paths(input)
-    fmt = _format(paths, format)
-    _check_fields(paths, fmt, (id_field, field))
+    local_files = [f for p in paths if "://" not in p for f in _files(Path(p))]
+    fmt = _format(paths, local_files, format)
+    _check_fields(local_files, fmt, (id_field, field))
     ray = require("ray", "Encoding on Ray")
     require("pyarrow", "Writing Parquet embeddings")
     started_here = not ray.is_initialized()
@@ -199,12 +201,9 @@ def encode_dataset(
     try:
         return _run(
             ray,
-            model=model,
             paths=paths,
             fmt=fmt,
             output=str(output),
-            field=field,
-            id_field=id_field,
             actors=actors,
             cpus_per_actor=cpus_per_actor,
             gpus_per_actor=gpus_per_actor,
@@ -239,21 +238,19 @@ def _paths(input: str | Path | Sequence[str | Path]) -> list[str]:
     return paths
 
 
-def _format(paths: list[str], given: str | None) -> str:
-    """The input format: given, or told by the file extensions (of the files inside a local folder)."""
+def _format(paths: list[str], local_files: list[Path], given: str | None) -> str:
+    """The input format: given, or told by the names of the local files and of the URLs."""
     if given is not None:
         if given not in FORMATS:
             raise ValueError(f"unknown input format {given!r}; valid: jsonl, parquet, csv")
         return FORMATS[given]
     found: set[str] = set()
-    for p in paths:
-        names = [f.name for f in _files(Path(p))] if "://" not in p else [p]
-        for name in names:
-            parts = name.lower().split(".")
-            ext = next((e for e in reversed(parts[1:]) if e in FORMATS), None)
-            if ext is None:
-                raise ValueError(f"{name}: cannot tell the format from the name; pass format= (jsonl, parquet, csv)")
-            found.add(FORMATS[ext])
+    for name in [f.name for f in local_files] + [p for p in paths if "://" in p]:
+        parts = name.lower().split(".")
+        ext = next((e for e in reversed(parts[1:]) if e in FORMATS), None)
+        if ext is None:
+            raise ValueError(f"{name}: cannot tell the format from the name; pass format= (jsonl, parquet, csv)")
+        found.add(FORMATS[ext])
     if len(found) != 1:
         raise ValueError(f"inputs mix formats {sorted(found)}; give files of one format")
     return found.pop()
@@ -267,28 +264,17 @@ def _init_ray(ray: Any, address: str | None) -> None:
         ray.init(address=address, logging_level=logging.WARNING, runtime_env=env)
 
 
-def _check_fields(paths: list[str], fmt: str, fields: Sequence[str]) -> None:
+def _check_fields(local_files: list[Path], fmt: str, fields: Sequence[str]) -> None:
     """Fail before starting any work when the first local file lacks a field (the actors check every batch)."""
-    first = next((f for p in paths if "://" not in p for f in _files(Path(p))), None)
-    if first is None:
+    if not local_files:
         return
+    first = local_files[0]
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         names = list(pq.read_schema(first).names)
     else:
-        with open(first, encoding="utf-8") as f:
-            line = next((line for line in f if line.strip()), "")
-        if not line:
-            raise ValueError(f"{first}: empty input")
-        if fmt == "jsonl":
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{first}, line 1: not JSON ({e.msg})") from None
-            names = list(row) if isinstance(row, dict) else []
-        else:
-            names = [c.strip().strip('"') for c in line.rstrip("\r\n").split(",")]
+        names = field_names(first, fmt)
     for name in fields:
         if name not in names:
             raise ValueError(f"{first}: no field {name!r}; the rows have {names}")
@@ -339,12 +325,9 @@ def _read(ray: Any, paths: list[str], fmt: str) -> Any:
 def _run(
     ray: Any,
     *,
-    model: str,
     paths: list[str],
     fmt: str,
     output: str,
-    field: str,
-    id_field: str,
     actors: int | None,
     cpus_per_actor: float | None,
     gpus_per_actor: float,

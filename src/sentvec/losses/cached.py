@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from sentvec.distributed.ddp import gather_batch, local_gradient
+from sentvec.distributed.ddp import gather_batch, local_gradient, row_counts
 from sentvec.losses._util import SimilarityArg
 from sentvec.losses.base import Loss
 from sentvec.losses.ranking import MultipleNegativesRankingLoss
@@ -89,15 +89,16 @@ class CachedLoss(Loss):
         """GradCache around any scoring function of the column embeddings (wrappers pass their own)."""
         chunks = [self._chunks(column) for column in columns]
         states, local = self._embed_without_grad(chunks)
-        embeddings, labels = gather_batch(local, labels)  # the global batch under torchrun
+        sizes = row_counts(len(local[0])) if local else []  # the ranks' rows (every column has this rank's)
+        embeddings, labels = gather_batch(local, labels, sizes)  # the global batch under torchrun
         if not torch.is_grad_enabled():
             return score(embeddings, labels)
         leaves = [e.detach().requires_grad_() for e in embeddings]
         loss = score(leaves, labels)
         found = torch.autograd.grad(loss, leaves, allow_unused=True)
         grads = [
-            local_gradient(g if g is not None else torch.zeros_like(leaf), len(mine))
-            for g, leaf, mine in zip(found, leaves, local, strict=True)
+            local_gradient(g if g is not None else torch.zeros_like(leaf), sizes)
+            for g, leaf in zip(found, leaves, strict=True)
         ]
 
         def replay(grad_output: torch.Tensor) -> None:
