@@ -8,7 +8,7 @@ embeddings from all ranks before scoring.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -16,7 +16,10 @@ import torch
 from sentvec.distributed.ddp import gather_batch
 from sentvec.training.data import LabelKind
 
-__all__ = ["LabelKind", "Loss"]
+__all__ = ["LabelKind", "Loss", "Scorer"]
+
+# column embeddings, labels -> scalar loss
+Scorer = Callable[[list[torch.Tensor], torch.Tensor | None], torch.Tensor]
 
 
 class Loss(torch.nn.Module, abc.ABC):
@@ -51,13 +54,24 @@ class Loss(torch.nn.Module, abc.ABC):
 
     def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
         """Embed, then score (the global batch, when several ranks train together)."""
+        self.check_columns(columns)
+        return self.score_columns(columns, labels, self.compute_loss_from_embeddings)
+
+    def check_columns(self, columns: Sequence[Sequence[str]]) -> None:
+        """Refuse a batch with fewer text columns than the loss needs."""
         if len(columns) < self.min_columns:
             raise ValueError(
                 f"{type(self).__name__} needs at least {self.min_columns} text columns, got {len(columns)}"
             )
+
+    def score_columns(
+        self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None, score: Scorer
+    ) -> torch.Tensor:
+        """Embed the columns and apply ``score`` to their embeddings: the one place that turns texts into a loss,
+        so wrappers (Matryoshka) pass their own scoring and variants (GradCache) change how embedding happens."""
         # Under torchrun, the global batch's embeddings and labels (a no-op in one process).
         embeddings, labels = gather_batch(self.embed(columns), labels)
-        return self.compute_loss_from_embeddings(embeddings, labels)
+        return score(embeddings, labels)
 
     @abc.abstractmethod
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:

@@ -22,10 +22,9 @@ import torch
 
 from sentvec.distributed.ddp import gather_batch, local_gradient, row_counts
 from sentvec.losses._util import SimilarityArg
-from sentvec.losses.base import Loss
+from sentvec.losses.base import Loss, Scorer
 from sentvec.losses.ranking import MultipleNegativesRankingLoss
 
-Scorer = Callable[[list[torch.Tensor], torch.Tensor | None], torch.Tensor]
 Replay = Callable[[torch.Tensor], None]
 
 
@@ -75,18 +74,11 @@ class CachedLoss(Loss):
             raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
         self.mini_batch_size = mini_batch_size
 
-    def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Embed without gradients, score, and arm the replay that ``backward`` runs."""
-        if len(columns) < self.min_columns:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {self.min_columns} text columns, got {len(columns)}"
-            )
-        return self.cached_forward(columns, labels, self.compute_loss_from_embeddings)
-
-    def cached_forward(
+    def score_columns(
         self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None, score: Scorer
     ) -> torch.Tensor:
-        """GradCache around any scoring function of the column embeddings (wrappers pass their own)."""
+        """Embed without gradients, score, and arm the replay that ``backward`` runs (GradCache around any scoring
+        function of the column embeddings; wrappers pass their own)."""
         chunks = [self._chunks(column) for column in columns]
         states, local = self._embed_without_grad(chunks)
         sizes = row_counts(len(local[0])) if local else []  # the ranks' rows (every column has this rank's)

@@ -7,8 +7,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import check_columns, check_distance, flat_labels, pairwise_distance
+from sentvec.losses._util import check_columns, check_distance, flat_labels, pairwise_distance, zero_loss
 from sentvec.losses.base import LabelKind, Loss
+
+
+def _pair_distances(
+    name: str, embeddings: list[torch.Tensor], labels: torch.Tensor | None, distance: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance of each (a, b) pair and its 0/1 label."""
+    check_columns(name, embeddings, expected=2)
+    a, b = embeddings
+    return pairwise_distance(a, b, distance), _binary_labels(name, labels, a.shape[0], a)
 
 
 def _binary_labels(name: str, labels: torch.Tensor | None, batch_size: int, like: torch.Tensor) -> torch.Tensor:
@@ -74,11 +83,7 @@ class ContrastiveLoss(Loss):
 
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
         """Mean (or sum) of the per-pair contrastive terms."""
-        name = type(self).__name__
-        check_columns(name, embeddings, expected=2)
-        a, b = embeddings
-        y = _binary_labels(name, labels, a.shape[0], a)
-        d = pairwise_distance(a, b, self.distance)
+        d, y = _pair_distances(type(self).__name__, embeddings, labels, self.distance)
         losses = 0.5 * (y * d.pow(2) + (1 - y) * F.relu(self.margin - d).pow(2))
         return losses.mean() if self.size_average else losses.sum()
 
@@ -140,15 +145,11 @@ class OnlineContrastiveLoss(Loss):
 
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
         """Squared distances of hard positives plus squared margin violations of hard negatives."""
-        name = type(self).__name__
-        check_columns(name, embeddings, expected=2)
-        a, b = embeddings
-        y = _binary_labels(name, labels, a.shape[0], a)
-        d = pairwise_distance(a, b, self.distance)
+        d, y = _pair_distances(type(self).__name__, embeddings, labels, self.distance)
         positives, negatives = d[y == 1], d[y == 0]
         has_pos, has_neg = positives.numel() > 0, negatives.numel() > 0
         pos_threshold = negatives.min() if has_neg else (positives.mean() if has_pos else d.new_zeros(()))
         neg_threshold = positives.max() if has_pos else (negatives.mean() if has_neg else d.new_zeros(()))
         hard_positives = positives[positives > pos_threshold]
         hard_negatives = negatives[negatives < neg_threshold]
-        return hard_positives.pow(2).sum() + F.relu(self.margin - hard_negatives).pow(2).sum() + 0.0 * d.sum()
+        return hard_positives.pow(2).sum() + F.relu(self.margin - hard_negatives).pow(2).sum() + zero_loss(d)

@@ -8,8 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses.base import LabelKind, Loss
-from sentvec.losses.cached import CachedLoss
+from sentvec.losses.base import LabelKind, Loss, Scorer
 
 
 class MatryoshkaLoss(Loss):
@@ -86,17 +85,11 @@ class MatryoshkaLoss(Loss):
         self.min_columns = inner_loss.min_columns
         self.in_batch_negatives = inner_loss.in_batch_negatives
 
-    def embed(self, columns: Sequence[Sequence[str]]) -> list[torch.Tensor]:
-        """Embed through the inner loss (once for all dimensions)."""
-        return self.inner_loss.embed(columns)
-
-    def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Embed once and score every dimension; a cached inner loss runs the whole sum under GradCache."""
-        if isinstance(self.inner_loss, CachedLoss):
-            if len(columns) < self.min_columns:
-                raise ValueError(f"{type(self).__name__} needs at least {self.min_columns} text columns")
-            return self.inner_loss.cached_forward(columns, labels, self.compute_loss_from_embeddings)
-        return super().forward(columns, labels)
+    def score_columns(
+        self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None, score: Scorer
+    ) -> torch.Tensor:
+        """Embed once through the inner loss (so a cached inner loss runs the whole sum under GradCache)."""
+        return self.inner_loss.score_columns(columns, labels, score)
 
     def compute_loss_from_embeddings(self, embeddings: list[torch.Tensor], labels: torch.Tensor | None) -> torch.Tensor:
         """Weighted sum of the inner loss on each truncation."""

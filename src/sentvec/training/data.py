@@ -11,7 +11,7 @@ import csv
 import dataclasses
 import enum
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +77,6 @@ class TrainingData(Iterable[Example]):
     def n_columns(self) -> int:
         """Number of text columns."""
         return len(self.spec.columns)
-
-    def materialize(self) -> InMemoryData:
-        """Read every row now (validating all of them)."""
-        return InMemoryData(list(self), self.spec, self.source)
 
 
 class InMemoryData(TrainingData):
@@ -163,8 +159,6 @@ def _delimited_rows(path: Path, delimiter: str, named: bool) -> Iterator[tuple[i
 
 def _get(row: Any, column: Column, row_number: int, source: str) -> Any:
     try:
-        if isinstance(row, Mapping):
-            return row[column]
         return row[column]
     except (KeyError, IndexError, TypeError):
         raise DataFormatError(source, row_number, "missing column", str(column)) from None

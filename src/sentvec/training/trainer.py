@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 import random
 import shutil
@@ -22,8 +21,6 @@ from sentvec.losses.base import Loss
 from sentvec.training.args import Schedule, TrainingArgs
 from sentvec.training.data import Example, LabelKind, TrainingData
 from sentvec.training.samplers import MultiDatasetOrder, batches_per_epoch, epoch_batches
-
-logger = logging.getLogger(__name__)
 
 LOG_FILE = "trainer_log.jsonl"
 PLOT_FILE = "training_curve.png"
@@ -97,12 +94,16 @@ class Trainer:
         self.global_batch_size = args.batch_size * self.ranks.world_size
         self.params = _unique_parameters([self.module, *self.losses.values()])
         self.optimizer = _adamw(self.params, args.weight_decay, args.learning_rate)
-        lengths = [len(self.datasets[n]) for n in self.names]
-        order = MultiDatasetOrder(args.multi_dataset_order)
-        per_epoch = batches_per_epoch(lengths, self.global_batch_size, order) // args.gradient_accumulation_steps
-        self.total_steps = args.max_steps or max(1, per_epoch) * args.epochs
+        self.order = MultiDatasetOrder(args.multi_dataset_order)
+        self.total_steps = args.max_steps or self._steps_per_epoch() * args.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.position = _Position()
+
+    def _steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (counting the datasets: a pass over each file, so only when needed)."""
+        lengths = [len(self.datasets[n]) for n in self.names]
+        per_epoch = batches_per_epoch(lengths, self.global_batch_size, self.order)
+        return max(1, per_epoch // self.args.gradient_accumulation_steps)
 
     # --- schedule ---------------------------------------------------------------------------------
     def _lr_factor(self, step: int) -> float:
@@ -147,7 +148,6 @@ class Trainer:
         Every rank draws the same global batches and keeps its own slice of each."""
         args = self.args
         no_dup = [self._no_duplicates(n) for n in self.names]
-        order = MultiDatasetOrder(args.multi_dataset_order)
         datasets = [self.datasets[n] for n in self.names]
         while self.position.epoch < args.epochs or (args.max_steps and self.position.step < args.max_steps):
             stream = epoch_batches(
@@ -156,7 +156,7 @@ class Trainer:
                 seed=args.seed,
                 epoch=self.position.epoch,
                 no_duplicates=no_dup,
-                order=order,
+                order=self.order,
                 buffer_size=args.shuffle_buffer,
             )
             for _ in range(self.position.batches_in_epoch):  # resume: the same order, minus what was done
@@ -271,7 +271,7 @@ class Trainer:
         state_path = folder / STATE_FILE
         if not state_path.is_file():
             raise FileNotFoundError(f"{state_path}: not a trainer checkpoint (no {STATE_FILE})")
-        saved = load(folder, backend="torch", device=self.model.device)
+        saved = load(folder, backend="torch", device="cpu")  # only its weights: load_state_dict copies them over
         self.module.load_state_dict(saved.module.state_dict())
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -302,7 +302,7 @@ class Trainer:
 
     def _finish(self, last_loss: float) -> TrainResult:
         if self.position.batches_in_epoch:  # stopped inside an epoch (or right at its end): close it out
-            if self.args.eval_steps is None:
+            if not self.args.eval_steps:
                 self._evaluate()
             if not self.args.save_steps or self.position.step % self.args.save_steps:
                 self._save_checkpoint()
