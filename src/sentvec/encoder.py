@@ -19,22 +19,6 @@ from sentvec.similarity import Array, SimilarityFunction, normalize
 
 logger = logging.getLogger(__name__)
 
-ENCODE_KEYWORDS = (
-    "prompt_name",
-    "prompt",
-    "batch_size",
-    "show_progress_bar",
-    "output_value",
-    "precision",
-    "convert_to_numpy",
-    "convert_to_tensor",
-    "device",
-    "normalize_embeddings",
-    "truncate_dim",
-    "return_info",
-    "quantization_ranges",
-    "max_batch_tokens",
-)
 # Files that describe a tokenizer to libraries other than ``tokenizers`` (copied on save).
 TOKENIZER_SIDE_FILES = (
     "tokenizer_config.json",
@@ -66,6 +50,10 @@ class EncodeOptions:
     return_info: bool = False
     quantization_ranges: np.ndarray | None = None
     max_batch_tokens: int | None = None
+
+
+# ``prompt_name`` resolves to ``prompt`` before the options are built.
+ENCODE_KEYWORDS = ("prompt_name", *(field.name for field in dataclasses.fields(EncodeOptions)))
 
 
 class SentenceEncoder:
@@ -145,7 +133,7 @@ class SentenceEncoder:
         opts = self._options(kwargs)
         texts, single = _as_texts(sentences)
         if opts.device is not None and opts.device != self.backend.device:
-            self.backend.to(opts.device)  # type: ignore[attr-defined]
+            self.backend.to(opts.device)
         prompt_length = self._prompt_length(opts.prompt)
         if opts.prompt:
             texts = [opts.prompt + t for t in texts]
@@ -246,7 +234,7 @@ class SentenceEncoder:
         for batch in self._batches_iter(tokenized, opts):
             tokens = self.backend.forward(batch, OutputValue.TOKEN_EMBEDDINGS)  # (B, T, H)
             for j, row in enumerate(batch.rows):
-                length = int(batch.attention_mask[j].sum())
+                length = int(tokenized.lengths[row])
                 value = tokens[j, :length]
                 result[int(row)] = value if opts.convert_to_tensor else _numpy(value)
         return result
@@ -282,7 +270,7 @@ class SentenceEncoder:
             import torch
 
             return emb if isinstance(emb, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(emb))
-        arr = _numpy(emb) if emb.dtype != np.int8 and emb.dtype != np.uint8 else emb
+        arr = _numpy(emb)
         return arr if opts.convert_to_numpy else list(arr)
 
     # --- training hooks -------------------------------------------------------------------------------

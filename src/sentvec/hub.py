@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from pathlib import Path
 
+from sentvec._extras import available
 from sentvec.errors import ModelNotFoundError
 
 # Names served by an installed Python package that carries the model folder.
@@ -23,7 +23,7 @@ def _offline() -> bool:
 
 def _packaged(name: str) -> Path | None:
     package = PACKAGED_MODELS.get(name)
-    if package is None or importlib.util.find_spec(package) is None:
+    if package is None or not available(package):
         return None
     return Path(importlib.import_module(package).get_model_path())
 

@@ -40,6 +40,10 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
+    def to(self, device: str) -> None:
+        """Run on ``device`` from now on (or refuse clearly when the backend cannot move)."""
+
+    @abc.abstractmethod
     def save(self, root: Path) -> None:
         """Write the modules' folders and ``modules.json`` under ``root``."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from sentvec.backends.base import Backend, OutputValue
@@ -152,10 +151,3 @@ class TorchBackend(Backend):
             "modules": [type(m).__name__ for m in self.modules],
             "parameters": int(sum(p.numel() for p in self.pipeline.parameters())),
         }
-
-
-def to_numpy(x: Any) -> np.ndarray:
-    """A float32 numpy view of a tensor or array."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().to("cpu", torch.float32).numpy()
-    return np.asarray(x, dtype=np.float32)

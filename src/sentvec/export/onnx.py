@@ -16,6 +16,7 @@ from sentvec.backends.base import OutputValue
 from sentvec.backends.onnx import FP32_FILE, INT8_FILE, ONNX_DIR, OnnxBackend
 from sentvec.batching import length_sorted_batches
 from sentvec.errors import SentvecError
+from sentvec.similarity import pairwise_cosine
 
 logger = logging.getLogger(__name__)
 
@@ -125,30 +126,44 @@ def _quantize_int8(fp32: Path, int8: Path) -> None:
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False)
 
 
-def _check(model: Any, graph: Path, texts: Sequence[str], sts: Any | None) -> GraphCheck:
+@dataclasses.dataclass(frozen=True)
+class _Reference:
+    """The torch side of every check, computed once for all graphs: the padded calibration batches, the torch
+    vectors of each, and the torch model's STS Spearman."""
+
+    batches: list[tuple[Any, np.ndarray]]
+    sts_spearman: float | None
+
+    @classmethod
+    def of(cls, model: Any, texts: Sequence[str], sts: Any | None) -> _Reference:
+        tokenized = model.tokenizer.tokenize(list(texts))
+        batches = [
+            (batch, model.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING).cpu().numpy())
+            for batch in length_sorted_batches(tokenized, 32, model.tokenizer.pad_id)
+        ]
+        return cls(batches, round(sts(model).primary_value, 4) if sts is not None else None)
+
+
+def _check(model: Any, graph: Path, reference: _Reference, sts: Any | None) -> GraphCheck:
     onnx_backend = OnnxBackend(graph)
-    tokenized = model.tokenizer.tokenize(list(texts))
     diffs, cosines = [], []
-    for batch in length_sorted_batches(tokenized, 32, model.tokenizer.pad_id):
-        ref = model.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING).cpu().numpy()
+    for batch, ref in reference.batches:
         got = onnx_backend.forward(batch, OutputValue.SENTENCE_EMBEDDING)
         diffs.append(float(np.abs(ref - got).max()))
-        num = (ref * got).sum(1)
-        cosines.extend(num / np.maximum(np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1), 1e-12))
-    spearman = spearman_torch = None
+        cosines.extend(pairwise_cosine(ref, got))
+    spearman = None
     if sts is not None:
         from sentvec.encoder import SentenceEncoder
 
         onnx_model = SentenceEncoder(model.tokenizer, onnx_backend, model.config, source=model.source)
         spearman = round(sts(onnx_model).primary_value, 4)
-        spearman_torch = round(sts(model).primary_value, 4)
     return GraphCheck(
         file=f"{ONNX_DIR}/{graph.name}",
         max_abs_diff=max(diffs),
         mean_cosine=float(np.mean(cosines)),
         min_cosine=float(np.min(cosines)),
         sts_spearman=spearman,
-        sts_spearman_torch=spearman_torch,
+        sts_spearman_torch=reference.sts_spearman,
     )
 
 
@@ -186,7 +201,8 @@ def export_onnx(
         sts = SimilarityEvaluator.from_file(sts_file)
     fp32 = folder / ONNX_DIR / FP32_FILE
     _export_fp32(model, fp32, opset)
-    checks = [_check(model, fp32, texts, sts)]
+    reference = _Reference.of(model, texts, sts)
+    checks = [_check(model, fp32, reference, sts)]
     if checks[0].max_abs_diff > FP32_TOLERANCE:
         raise ExportError(
             f"{fp32}: the exported graph differs from torch by {checks[0].max_abs_diff:.2e} "
@@ -195,7 +211,7 @@ def export_onnx(
     if quantize == "int8":
         int8 = folder / ONNX_DIR / INT8_FILE
         _quantize_int8(fp32, int8)
-        checks.append(_check(model, int8, texts, sts))
+        checks.append(_check(model, int8, reference, sts))
     report = ExportReport(folder=str(folder), calibration_texts=len(texts), checks=tuple(checks))
     (folder / ONNX_DIR / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return report
