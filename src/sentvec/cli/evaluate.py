@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +104,18 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
         f"IR evaluation of {args.model} on {args.data} (split {args.split}: {len(evaluator.queries)} queries, "
         f"{len(evaluator.corpus)} documents), score function {fn}"
     )
+    print_ir_table({key.removeprefix(f"{fn}_"): v for key, v in result.metrics.items() if key.startswith(f"{fn}_")})
+    return _finish(args, result)
+
+
+def print_ir_table(values: Mapping[str, float]) -> None:
+    """The IR metrics (``mrr@10``, ``ndcg@10``, ...) as a table, grouped by metric kind."""
     print(f"{'metric':<14}{'value':>8}")
     for kind, label in IR_LABELS.items():
-        for key, value in result.metrics.items():
-            name, _, k = key.removeprefix(f"{fn}_").partition("@")
-            if key.startswith(f"{fn}_") and name == kind:
+        for key, value in values.items():
+            name, _, k = key.partition("@")
+            if name == kind:
                 print(f"{label + '@' + k:<14}{value:>8.4f}")
-    return _finish(args, result)
 
 
 def cmd_eval_binary(args: argparse.Namespace) -> int:
@@ -151,29 +155,11 @@ def load_labelled_pairs(path: Path, columns: Sequence[str]) -> tuple[list[str], 
     """Pairs with a 0/1 label, read by :func:`load_scored_pairs`; another label names its file and line."""
     from sentvec.evaluation import load_scored_pairs
 
-    pairs = load_scored_pairs(path, columns=columns)
-    labels: list[int] = []
-    for i, score in enumerate(pairs.scores):
-        if score not in (0.0, 1.0):
-            line, raw = _source_row(path, columns, i)
-            raise DataFormatError(path, line, f"label {raw!r} is not 0 or 1", columns[2])
-        labels.append(int(score))
+    pairs = load_scored_pairs(path, columns=columns, binary=True)
+    labels = [int(score) for score in pairs.scores]
     if 1 not in labels:
         raise DataFormatError(path, None, "no positive pair (label 1)")
     return pairs.sentences1, pairs.sentences2, labels
-
-
-def _source_row(path: Path, columns: Sequence[str], index: int) -> tuple[int, object]:
-    """Line and raw label of the ``index``-th pair, read as :func:`load_scored_pairs` reads it."""
-    from sentvec.evaluation import data
-
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        rows = data._jsonl_rows(path, columns)
-    else:
-        rows = data._delimited_rows(path, columns, "\t" if suffix == ".tsv" else ",", None)
-    line, _, _, raw = next(itertools.islice(rows, index, None))
-    return line, raw
 
 
 def load_triplets(path: Path, columns: Sequence[str]) -> tuple[list[str], list[str], list[str]]:

@@ -216,13 +216,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``sentvec index eval``: the metrics of ``sentvec eval ir``, from the index's rankings."""
-    from sentvec.cli.evaluate import IR_LABELS
-    from sentvec.evaluation import EvaluationResult, retrieval_metrics
-    from sentvec.evaluation.retrieval import _read_qrels, _records, _text
+    from sentvec.cli.evaluate import _finish, print_ir_table
+    from sentvec.evaluation import EvaluationResult, load_qrels, load_queries, retrieval_metrics
     from sentvec.index import Index
 
-    queries = {qid: _text(path, line, obj) for path, line, qid, obj in _records(args.queries)}
-    qrels = _read_qrels(args.qrels)
+    queries = load_queries(args.queries)
+    qrels = load_qrels(args.qrels)
     query_ids = [qid for qid in queries if qrels.get(qid)]
     if not query_ids:
         raise ValueError(f"{args.qrels}: no query of {args.queries} has a relevant document")
@@ -237,13 +236,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = EvaluationResult(name=f"{args.dir.name}-index", metrics=metrics, primary_metric=f"{fn}_ndcg@10")
     mode = "exact search" if args.exact else "HNSW search"
     print(f"IR evaluation of index {args.dir} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn}")
-    print(f"{'metric':<14}{'value':>8}")
-    for kind, label in IR_LABELS.items():
-        for key, value in values.items():
-            name, _, k = key.partition("@")
-            if name == kind:
-                print(f"{label + '@' + k:<14}{value:>8.4f}")
-    print(f"primary: {result.primary_metric} = {result.primary_value:.4f}")
-    if args.json_out:
-        args.json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return 0
+    print_ir_table(values)
+    return _finish(args, result)

@@ -4,7 +4,13 @@ from sentvec.evaluation.base import EvaluationResult, Evaluator
 from sentvec.evaluation.classification import BinaryClassificationEvaluator
 from sentvec.evaluation.data import ScoredPairs, load_scored_pairs
 from sentvec.evaluation.mse import MSEEvaluator
-from sentvec.evaluation.retrieval import InformationRetrievalEvaluator, load_beir, retrieval_metrics
+from sentvec.evaluation.retrieval import (
+    InformationRetrievalEvaluator,
+    load_beir,
+    load_qrels,
+    load_queries,
+    retrieval_metrics,
+)
 from sentvec.evaluation.sequential import SequentialEvaluator
 from sentvec.evaluation.sts import SimilarityEvaluator, pearson, spearman
 from sentvec.evaluation.translation import TranslationEvaluator
@@ -22,6 +28,8 @@ __all__ = [
     "TranslationEvaluator",
     "TripletEvaluator",
     "load_beir",
+    "load_qrels",
+    "load_queries",
     "load_scored_pairs",
     "pearson",
     "retrieval_metrics",

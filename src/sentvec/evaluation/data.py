@@ -31,6 +31,7 @@ def load_scored_pairs(
     *,
     columns: Sequence[str] | None = None,
     header: bool | None = None,
+    binary: bool = False,
 ) -> ScoredPairs:
     """Read pairs with a score.
 
@@ -38,6 +39,8 @@ def load_scored_pairs(
       header; headerless files use column order ``sentence1, sentence2, score`` (the STS benchmark files).
       With a header, ``columns`` names the three columns (default ``sentence1, sentence2, score``).
     - ``.jsonl``: one object per line with the fields named by ``columns``.
+
+    ``binary``: the scores are 0/1 labels; any other value is an error naming its file, line and raw value.
     """
     path = Path(path)
     if not path.is_file():
@@ -58,7 +61,10 @@ def load_scored_pairs(
     for line, a, b, raw_score in rows:
         s1.append(_text(path, line, names[0], a))
         s2.append(_text(path, line, names[1], b))
-        scores.append(_score(path, line, names[2], raw_score))
+        score = _score(path, line, names[2], raw_score)
+        if binary and score not in (0.0, 1.0):
+            raise DataFormatError(path, line, f"label {raw_score!r} is not 0 or 1", names[2])
+        scores.append(score)
     if not scores:
         raise DataFormatError(path, None, "no rows")
     return ScoredPairs(s1, s2, scores)

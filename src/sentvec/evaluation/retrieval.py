@@ -288,8 +288,12 @@ def load_beir(
         if not isinstance(title, str):
             raise DataFormatError(path, line, f"expected text, got {type(title).__name__}", "title")
         corpus[doc_id] = (title + " " + _text(path, line, obj)).strip()
-    queries = {query_id: _text(path, line, obj) for path, line, query_id, obj in _records(root / "queries.jsonl")}
-    return queries, corpus, _read_qrels(root / "qrels" / f"{split}.tsv")
+    return load_queries(root / "queries.jsonl"), corpus, load_qrels(root / "qrels" / f"{split}.tsv")
+
+
+def load_queries(path: str | Path) -> dict[str, str]:
+    """A BEIR ``queries.jsonl``: ``{query id: text}`` (objects with ``_id`` and ``text``)."""
+    return {query_id: _text(file, line, obj) for file, line, query_id, obj in _records(Path(path))}
 
 
 def _records(path: Path) -> Iterator[tuple[Path, int, str, dict[str, Any]]]:
@@ -320,7 +324,10 @@ def _text(path: Path, line: int, obj: dict[str, Any]) -> str:
 QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
 
-def _read_qrels(path: Path) -> dict[str, dict[str, float]]:
+def load_qrels(path: str | Path) -> dict[str, dict[str, float]]:
+    """A BEIR qrels TSV (``query-id``, ``corpus-id``, ``score``): ``{query id: {corpus id: score}}`` for the rows
+    with score > 0."""
+    path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, None, "file not found")
     qrels: dict[str, dict[str, float]] = {}

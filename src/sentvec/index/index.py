@@ -513,7 +513,7 @@ class Index:
             state = self.store.ann_state()
             documents = self.store.count()
             saved = 0 if state is None else state.last_key
-            pending = sum(len(keys) for keys, _, _ in self.store.iter_vectors(self.dimension, after=saved))
+            pending = self.store.count(after=saved)
         return {
             "path": str(self.folder),
             "model": self.config["model_name"],

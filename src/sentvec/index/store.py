@@ -286,9 +286,9 @@ class DocumentStore:
             self._conn.executemany("INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)", rows)
 
     # --- documents -----------------------------------------------------------------------------------------------
-    def count(self) -> int:
-        """Number of documents."""
-        return int(self._query("SELECT count(*) FROM documents")[0][0])
+    def count(self, after: int = 0) -> int:
+        """Number of documents (with key ``> after``)."""
+        return int(self._query("SELECT count(*) FROM documents WHERE key > ?", [after])[0][0])
 
     def max_key(self) -> int:
         """The largest key ever used (0 when none), deleted rows included."""

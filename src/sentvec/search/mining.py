@@ -61,26 +61,23 @@ def paraphrase_mining_embeddings(
     """
     _check_positive(top_k=top_k, chunk_size=chunk_size)
     emb = as_embedding_matrix(embeddings)
-    n = emb.shape[0]
     best: dict[tuple[int, int], float] = {}
-    for start in range(0, n, chunk_size):
-        scores, indices = semantic_search_arrays(
-            emb[start : start + chunk_size],
-            emb,
-            top_k=top_k + 1,  # room for the row itself
-            score=score,
-            query_chunk_size=chunk_size,
-            corpus_chunk_size=_CORPUS_CHUNK,
-        )
-        for offset, (row_scores, row_idx) in enumerate(zip(scores.tolist(), indices.tolist(), strict=True)):
-            i = start + offset
-            neighbours = [(j, s) for j, s in zip(row_idx, row_scores, strict=True) if j != i][:top_k]
-            for j, s in neighbours:
-                if s < threshold:
-                    break  # rows are sorted: the rest score lower still
-                key = (i, j) if i < j else (j, i)
-                previous = best.get(key)
-                best[key] = s if previous is None else max(previous, s)  # symmetric up to rounding
+    scores, indices = semantic_search_arrays(  # one call: the corpus is checked and normalized once
+        emb,
+        emb,
+        top_k=top_k + 1,  # room for the row itself
+        score=score,
+        query_chunk_size=chunk_size,
+        corpus_chunk_size=_CORPUS_CHUNK,
+    )
+    for i, (row_scores, row_idx) in enumerate(zip(scores.tolist(), indices.tolist(), strict=True)):
+        neighbours = [(j, s) for j, s in zip(row_idx, row_scores, strict=True) if j != i][:top_k]
+        for j, s in neighbours:
+            if s < threshold:
+                break  # rows are sorted: the rest score lower still
+            key = (i, j) if i < j else (j, i)
+            previous = best.get(key)
+            best[key] = s if previous is None else max(previous, s)  # symmetric up to rounding
     pairs = [ParaphrasePair(s, i, j) for (i, j), s in best.items()]
     pairs.sort(key=lambda p: (-p.score, p.i, p.j))
     return pairs

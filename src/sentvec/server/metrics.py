@@ -68,14 +68,29 @@ class _Metric:
         raise NotImplementedError
 
 
-class Counter(_Metric):
-    """A monotonically increasing count per label set."""
-
-    kind = "counter"
+class _Series(_Metric):
+    """One float value per label set (counters and gauges)."""
 
     def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
         super().__init__(name, help_text, label_names)
         self._values: dict[LabelValues, float] = {}
+
+    def value(self, *labels: str) -> float:
+        """The current value of one series (0 when never touched)."""
+        with self._lock:
+            return self._values.get(self._key(labels), 0.0)
+
+    def render(self) -> list[str]:
+        """Header plus one line per series."""
+        with self._lock:
+            items = sorted(self._values.items())
+        return self.header() + [f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}" for k, v in items]
+
+
+class Counter(_Series):
+    """A monotonically increasing count per label set."""
+
+    kind = "counter"
 
     def inc(self, *labels: str, amount: float = 1.0) -> None:
         """Add ``amount`` (>= 0) to the series of ``labels`` (one value per label name, in order)."""
@@ -85,45 +100,22 @@ class Counter(_Metric):
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
-    def value(self, *labels: str) -> float:
-        """The current count of one series (0 when never incremented)."""
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
 
-    def render(self) -> list[str]:
-        """Header plus one line per series."""
-        with self._lock:
-            items = sorted(self._values.items())
-        lines = self.header()
-        lines += [f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}" for k, v in items]
-        return lines
-
-
-class Gauge(_Metric):
+class Gauge(_Series):
     """A value that goes up and down (one series per label set)."""
 
     kind = "gauge"
 
     def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
         super().__init__(name, help_text, label_names)
-        self._values: dict[LabelValues, float] = {} if label_names else {(): 0.0}
+        if not label_names:
+            self._values[()] = 0.0  # an unlabelled gauge is exposed from the start
 
     def set(self, value: float, *labels: str) -> None:
         """Set the series of ``labels`` to ``value``."""
         key = self._key(labels)
         with self._lock:
             self._values[key] = float(value)
-
-    def value(self, *labels: str) -> float:
-        """The current value of one series (0 when never set)."""
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
-
-    def render(self) -> list[str]:
-        """Header plus one line per series."""
-        with self._lock:
-            items = sorted(self._values.items())
-        return self.header() + [f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}" for k, v in items]
 
 
 class Histogram(_Metric):
