@@ -52,12 +52,12 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def build_tokenizer(path: Path) -> None:
+def build_tokenizer(path: Path, lowercase: bool = True) -> None:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     vocab = {token: i for i, token in enumerate(VOCAB)}
     tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _tiny_model import SENTENCES
+from _tiny_model import SENTENCES, build_tokenizer
 
 from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, length_sorted_batches, pad_batch
 
@@ -57,9 +57,12 @@ class TestTextTokenizer:
         assert tokenized.info.token_counts.tolist() == [5, 7]
         assert tokenized.info.max_seq_length == 6
 
-    def test_do_lower_case(self, base_files, raw_tokenizer):
-        # The fixture's normalizer lowercases anyway; do_lower_case must not change ids for cased input.
-        lowered = TextTokenizer.from_folder(base_files, 16, do_lower_case=True)
+    def test_do_lower_case(self, tmp_path, raw_tokenizer):
+        build_tokenizer(tmp_path / "tokenizer.json", lowercase=False)  # a cased tokenizer: "The" is unknown
+        cased = TextTokenizer.from_folder(tmp_path, 16)
+        lowered = TextTokenizer.from_folder(tmp_path, 16, do_lower_case=True)
+        unk = raw_tokenizer.token_to_id("[UNK]")
+        assert cased.tokenize(["The CAT"]).ids[0].tolist()[1:3] == [unk, unk]
         assert lowered.tokenize(["The CAT"]).ids[0].tolist() == raw_tokenizer.encode("the cat").ids
 
 

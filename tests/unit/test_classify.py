@@ -102,7 +102,7 @@ def test_malformed_heads(fitted, tmp_path):
 
 
 def test_bad_training_input(model):
-    with pytest.raises(ValueError, match="at least 2 classes"):
+    with pytest.raises(ValueError, match="a classifier needs at least 2 classes"):
         EmbeddingClassifier().fit(model, TEXTS[:2], ["a", "a"])
     with pytest.raises(ValueError, match="labels"):
         EmbeddingClassifier().fit(model, TEXTS, LABELS[:-1])

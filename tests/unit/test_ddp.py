@@ -112,7 +112,8 @@ def test_torchrun_training_equals_one_process(make_model: ModelFactory, tmp_path
     for key in w1:
         np.testing.assert_allclose(w2[key], w1[key], atol=1e-5, rtol=0, err_msg=key)
     # only rank 0 wrote the log: one record per step, not two
-    assert not list((tmp_path / "two").glob("*rank*"))
+    records = [json.loads(line) for line in (tmp_path / "two" / "trainer_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, STEPS + 1))
 
 
 def _weights_of(model: Path) -> dict[str, np.ndarray]:

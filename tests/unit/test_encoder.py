@@ -56,7 +56,7 @@ class TestShapes:
             model.encode([None])
 
     def test_non_iterable_input(self, model):
-        with pytest.raises(TypeError, match="int"):
+        with pytest.raises(TypeError, match="takes a str or an iterable of str, got int"):
             model.encode(42)
 
     def test_unknown_keyword_lists_valid_keywords(self, model):

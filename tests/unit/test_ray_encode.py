@@ -132,13 +132,21 @@ def test_a_row_without_text_fails_with_its_id(local_ray: None, model_dir: Path, 
         encode_dataset(str(model_dir), tmp_path / "bad.jsonl", tmp_path / "out", actors=1, show_progress=False)
 
 
-def test_input_errors_are_raised_before_ray_starts(model_dir: Path, tmp_path: Path) -> None:
+def test_input_errors_are_raised_before_ray_starts(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sentvec.distributed import encode_dataset
+    from sentvec.distributed import ray as ray_encode
 
+    def ray_was_reached(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Ray was started or used for input that could be refused up front")
+
+    monkeypatch.setattr(ray_encode, "_init_ray", ray_was_reached)
+    monkeypatch.setattr(ray_encode, "_run", ray_was_reached)
     data = write_jsonl(tmp_path / "corpus.jsonl", corpus(3))
     with pytest.raises(ValueError, match=r"corpus.jsonl: no field 'text'; the rows have \['doc', 'body', 'extra'\]"):
         encode_dataset(str(model_dir), data, tmp_path / "out", id_field="doc")
-    with pytest.raises(FileNotFoundError, match=r"missing\.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.jsonl: no such file or folder"):
         encode_dataset(str(model_dir), tmp_path / "missing.jsonl", tmp_path / "out")
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"notes\.txt: cannot tell the format"):
