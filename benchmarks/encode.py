@@ -183,6 +183,15 @@ def report(results: list[Result], n_texts: int, n_tokens: int, n_pairs: int, gol
     return failed
 
 
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per runner (median reported)")
@@ -205,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"CPU: {cpu_model()} ({os.cpu_count()} logical cores), torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}"
+        f"threads {torch.get_num_threads()}, onnxruntime {_version('onnxruntime')}, "
+        f"sentence-transformers {_version('sentence-transformers')}"
     )
     print(
         f"data: STSb-en test, {len(first)} pairs = {len(texts)} sentences, {tokens} tokens; "

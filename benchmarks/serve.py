@@ -268,6 +268,12 @@ def main() -> int:
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     parser.add_argument("--model", default=MODEL_NAME)
+    parser.add_argument(
+        "--micro-batches",
+        default="",
+        metavar="N,M",
+        help="also time in-process encode on chunks of N and M texts (the micro-batch sizes a server forms)",
+    )
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load generator (see above)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE", help="extra server env")
     parser.add_argument(
@@ -309,6 +315,11 @@ def main() -> int:
         f"clients {client_cpu:.1f} s, over {elapsed:.1f} s x {os.cpu_count()} cores"
     )
     print(f"throughput ratio server/in-process: {server_tps / local_tps:.2f}")
+    for chunk in [int(c) for c in args.micro_batches.split(",") if c]:
+        n, s = in_process(args.model, served, budget_s=args.seconds, chunk=chunk)
+        rate = n / s
+        ratio = rate / local_tps
+        print(f"in-process encode in chunks of {chunk} texts: {rate:.1f} texts/s ({ratio:.2f}x chunks of 256)")
     return 1 if load.errors else 0
 
 

@@ -84,6 +84,7 @@ def main() -> None:
     figures.update(
         steps=result.steps,
         zh_dev_best=result.best_metric or float("nan"),
+        zh_dev_best_step=result.best_step,
         zh_test_after=sts(best, "zh", "test"),
         en_test_after=sts(best, "en", "test"),
     )
