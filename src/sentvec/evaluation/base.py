@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping, Sized
+from collections.abc import Mapping, Sequence, Sized
 from types import MappingProxyType
 from typing import Any
+
+import numpy as np
+
+from sentvec.similarity import SimilarityFunction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,3 +61,38 @@ class Evaluator(abc.ABC):
     @abc.abstractmethod
     def __call__(self, model: Any) -> EvaluationResult:
         """Run the evaluation."""
+
+
+def encode_columns(
+    model: Any, columns: Sequence[list[str]], batch_size: int, show_progress_bar: bool | None
+) -> list[np.ndarray]:
+    """Embeddings of each column of texts, each distinct text (across all columns) encoded once."""
+    unique = list(dict.fromkeys(t for column in columns for t in column))
+    position = {text: i for i, text in enumerate(unique)}
+    emb = np.asarray(
+        model.encode(unique, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=show_progress_bar)
+    )
+    return [emb[[position[t] for t in column]] for column in columns]
+
+
+def checked_main(
+    requested: SimilarityFunction | str | None, available: Sequence[SimilarityFunction]
+) -> SimilarityFunction | None:
+    """``requested`` parsed, after checking that it is among the ``available`` functions."""
+    if requested is None:
+        return None
+    main = SimilarityFunction.parse(requested)
+    if main not in available:
+        raise ValueError(f"main similarity {main.value!r} is not among the evaluated {[f.value for f in available]}")
+    return main
+
+
+def main_function(
+    model: Any, requested: SimilarityFunction | None, available: Sequence[SimilarityFunction]
+) -> SimilarityFunction:
+    """The function of the primary metric: ``requested``, else the model's (cosine when it declares none) when
+    that is evaluated, else the first evaluated one."""
+    if requested is not None:
+        return requested
+    main = SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine")
+    return main if main in available else available[0]

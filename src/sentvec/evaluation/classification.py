@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
+from sentvec.evaluation.base import (
+    EvaluationResult,
+    Evaluator,
+    check_parallel,
+    checked_main,
+    encode_columns,
+    main_function,
+)
 from sentvec.similarity import SimilarityFunction
 
 
@@ -115,7 +122,7 @@ class BinaryClassificationEvaluator(Evaluator):
 
     def __call__(self, model: Any) -> EvaluationResult:
         """Encode each distinct sentence once, score the pairs with each function and find the best thresholds."""
-        a, b = encode_pairs(model, self.sentences1, self.sentences2, self.batch_size, self.show_progress_bar)
+        a, b = encode_columns(model, [self.sentences1, self.sentences2], self.batch_size, self.show_progress_bar)
         metrics: dict[str, float] = {}
         per_fn: list[dict[str, float]] = []
         for fn in self.similarity_fns:
@@ -138,38 +145,3 @@ class BinaryClassificationEvaluator(Evaluator):
                 metrics[f"max_{key}"] = max(values[key] for values in per_fn)
         main = main_function(model, self.main_similarity, self.similarity_fns)
         return EvaluationResult(name=self.name, metrics=metrics, primary_metric=f"{main.value}_ap")
-
-
-def encode_pairs(
-    model: Any, sentences1: list[str], sentences2: list[str], batch_size: int, show_progress_bar: bool | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings of both sides of the pairs, each distinct text encoded once."""
-    unique = list(dict.fromkeys(sentences1 + sentences2))
-    position = {text: i for i, text in enumerate(unique)}
-    emb = np.asarray(
-        model.encode(unique, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=show_progress_bar)
-    )
-    return emb[[position[t] for t in sentences1]], emb[[position[t] for t in sentences2]]
-
-
-def checked_main(
-    requested: SimilarityFunction | str | None, available: Sequence[SimilarityFunction]
-) -> SimilarityFunction | None:
-    """``requested`` parsed, after checking that it is among the ``available`` functions."""
-    if requested is None:
-        return None
-    main = SimilarityFunction.parse(requested)
-    if main not in available:
-        raise ValueError(f"main similarity {main.value!r} is not among the evaluated {[f.value for f in available]}")
-    return main
-
-
-def main_function(
-    model: Any, requested: SimilarityFunction | None, available: Sequence[SimilarityFunction]
-) -> SimilarityFunction:
-    """The function of the primary metric: ``requested``, else the model's (cosine when it declares none) when
-    that is evaluated, else the first evaluated one."""
-    if requested is not None:
-        return requested
-    main = SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine")
-    return main if main in available else available[0]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
+from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel, encode_columns, main_function
 from sentvec.evaluation.data import load_scored_pairs
 from sentvec.similarity import SimilarityFunction
 
@@ -75,17 +75,11 @@ class SimilarityEvaluator(Evaluator):
 
     def __call__(self, model: Any) -> EvaluationResult:
         """Encode both sides, score every pair with each function, correlate with the gold scores."""
-        unique = list(dict.fromkeys(self.sentences1 + self.sentences2))
-        position = {text: i for i, text in enumerate(unique)}
-        emb = model.encode(
-            unique, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=self.show_progress_bar
-        )
-        a = emb[[position[t] for t in self.sentences1]]  # (N, D)
-        b = emb[[position[t] for t in self.sentences2]]  # (N, D)
+        a, b = encode_columns(model, [self.sentences1, self.sentences2], self.batch_size, self.show_progress_bar)
         metrics: dict[str, float] = {}
         for fn in SimilarityFunction:
             predicted = np.asarray(fn.pairwise(a, b), dtype=np.float64)
             metrics[f"pearson_{fn.value}"] = 100.0 * pearson(self.scores, predicted)
             metrics[f"spearman_{fn.value}"] = 100.0 * spearman(self.scores, predicted)
-        main = self.main_similarity or SimilarityFunction.parse(getattr(model, "similarity_fn", "cosine"))
+        main = main_function(model, self.main_similarity, list(SimilarityFunction))
         return EvaluationResult(name=self.name, metrics=metrics, primary_metric=f"spearman_{main.value}")

@@ -7,8 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
-from sentvec.evaluation.classification import checked_main, main_function
+from sentvec.evaluation.base import (
+    EvaluationResult,
+    Evaluator,
+    check_parallel,
+    checked_main,
+    encode_columns,
+    main_function,
+)
 from sentvec.similarity import SimilarityFunction
 
 
@@ -46,14 +52,8 @@ class TripletEvaluator(Evaluator):
 
     def __call__(self, model: Any) -> EvaluationResult:
         """Encode, score both sides of every triplet with each function, count the correctly ordered ones."""
-        unique = list(dict.fromkeys(self.anchors + self.positives + self.negatives))
-        position = {text: i for i, text in enumerate(unique)}
-        emb = np.asarray(
-            model.encode(
-                unique, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=self.show_progress_bar
-            )
-        )
-        a, p, n = (emb[[position[t] for t in texts]] for texts in (self.anchors, self.positives, self.negatives))
+        columns = [self.anchors, self.positives, self.negatives]
+        a, p, n = encode_columns(model, columns, self.batch_size, self.show_progress_bar)
         metrics: dict[str, float] = {}
         for fn in self.similarity_fns:
             positive, negative = np.asarray(fn.pairwise(a, p)), np.asarray(fn.pairwise(a, n))

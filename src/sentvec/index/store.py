@@ -295,16 +295,19 @@ class DocumentStore:
         row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")
         return int(row[0][0]) if row else 0
 
+    def _select_in(self, sql: str, values: Sequence[Any]) -> list[Any]:
+        """Rows of ``sql`` (with one ``IN ({marks})``) for all ``values``, asked ``SQL_CHUNK`` values at a time
+        (SQLite caps the number of parameters of one statement)."""
+        found: list[Any] = []
+        for start in range(0, len(values), SQL_CHUNK):
+            chunk = list(values[start : start + SQL_CHUNK])
+            found += self._query(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return found
+
     def keys_of(self, ids: Iterable[str]) -> dict[str, tuple[int, str]]:
         """``{id: (key, text)}`` of the given ids that are stored."""
-        ids = list(ids)
-        found: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(ids), SQL_CHUNK):
-            chunk = ids[start : start + SQL_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for doc_id, key, text in self._query(f"SELECT id, key, text FROM documents WHERE id IN ({marks})", chunk):
-                found[doc_id] = (int(key), text)
-        return found
+        rows = self._select_in("SELECT id, key, text FROM documents WHERE id IN ({marks})", list(ids))
+        return {doc_id: (int(key), text) for doc_id, key, text in rows}
 
     def insert(self, doc_id: str, text: str, metadata: Mapping[str, Any], vector: np.ndarray) -> int:
         """Insert one document (inside a write transaction); returns its new key."""
@@ -338,23 +341,15 @@ class DocumentStore:
 
     def rows(self, keys: Sequence[int] | np.ndarray) -> dict[int, Row]:
         """``{key: Row}`` of the given keys that are stored."""
-        found: dict[int, Row] = {}
-        for start in range(0, len(keys), SQL_CHUNK):
-            chunk = [int(k) for k in keys[start : start + SQL_CHUNK]]
-            marks = ",".join("?" * len(chunk))
-            for raw in self._query(f"SELECT key, id, text, metadata FROM documents WHERE key IN ({marks})", chunk):
-                found[int(raw[0])] = _row(raw)
-        return found
+        sql = "SELECT key, id, text, metadata FROM documents WHERE key IN ({marks})"
+        return {int(raw[0]): _row(raw) for raw in self._select_in(sql, [int(k) for k in keys])}
 
     def vectors(
         self, keys: Sequence[int] | np.ndarray, dimension: int
     ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
         """``(keys, (n, D) float32 vectors, metadata)`` of the given keys that are stored, by key ascending."""
-        found: list[tuple[int, bytes, str]] = []
-        for start in range(0, len(keys), SQL_CHUNK):
-            chunk = [int(k) for k in keys[start : start + SQL_CHUNK]]
-            marks = ",".join("?" * len(chunk))
-            found += self._query(f"SELECT key, vector, metadata FROM documents WHERE key IN ({marks})", chunk)
+        sql = "SELECT key, vector, metadata FROM documents WHERE key IN ({marks})"
+        found = self._select_in(sql, [int(k) for k in keys])
         found.sort(key=lambda r: r[0])
         return _unpack(found, dimension)
 
