@@ -134,10 +134,7 @@ class SentenceEncoder:
         texts, single = _as_texts(sentences)
         if opts.device is not None and opts.device != self.backend.device:
             self.backend.to(opts.device)
-        prompt_length = self._prompt_length(opts.prompt)
-        if opts.prompt:
-            texts = [opts.prompt + t for t in texts]
-        tokenized = self.tokenizer.tokenize(texts)
+        tokenized, prompt_length = self._tokenize(texts, opts.prompt)
         _warn_truncation(tokenized.info)
         if opts.output_value is OutputValue.TOKEN_EMBEDDINGS:
             result: Any = self._token_embeddings(tokenized, opts)
@@ -196,11 +193,13 @@ class SentenceEncoder:
             raise ValueError(f"prompt_name {name!r} is not one of the model's prompts: {sorted(self.config.prompts)}")
         return self.config.prompts[name]
 
-    def _prompt_length(self, prompt: str | None) -> int | None:
-        """Tokens the prompt occupies at the start of each input (its trailing special token excluded)."""
+    def _tokenize(self, texts: list[str], prompt: str | None) -> tuple[Tokenized, int | None]:
+        """The texts tokenized behind ``prompt``, and the tokens the prompt occupies at the start of each input
+        (its trailing special token excluded; None without a prompt)."""
         if not prompt:
-            return None
-        return self.tokenizer.count_tokens(prompt) - 1
+            return self.tokenizer.tokenize(texts), None
+        prompt_length = self.tokenizer.count_tokens(prompt) - 1
+        return self.tokenizer.tokenize([prompt + t for t in texts]), prompt_length
 
     def _batches_iter(self, tokenized: Tokenized, opts: EncodeOptions) -> Iterable[Any]:
         plan = plan_batches(tokenized, opts.batch_size, opts.max_batch_tokens)
@@ -289,10 +288,7 @@ class SentenceEncoder:
         """
         module = self.module
         texts, _ = _as_texts(texts)
-        prompt_length = self._prompt_length(prompt)
-        if prompt:
-            texts = [prompt + t for t in texts]
-        tokenized = self.tokenizer.tokenize(texts)
+        tokenized, prompt_length = self._tokenize(texts, prompt)
         batch = pad_batch(tokenized.ids, np.arange(len(texts)), self.tokenizer.pad_id)
         features = self.backend.features(batch, prompt_length)  # type: ignore[attr-defined]
         return module(features)["sentence_embedding"]

@@ -27,8 +27,9 @@ def _non_negative_float(text: str) -> float:
 def add_parser(sub: Any) -> None:
     """Register ``serve``."""
     from sentvec.server.batcher import BatcherConfig
+    from sentvec.server.limits import Limits
 
-    limits = {"max_inputs": 1024, "max_chars": 20_000, "max_body_bytes": 4 * 1024 * 1024}
+    limits = Limits()
     batching = BatcherConfig()
     p = sub.add_parser(
         "serve",
@@ -54,9 +55,9 @@ def add_parser(sub: Any) -> None:
         "whichever is later (default %(default)s)",
     )
     p.add_argument("--batch-size", type=_positive_int, default=32, help="rows per forward pass (default 32)")
-    p.add_argument("--max-inputs", type=_positive_int, default=limits["max_inputs"], help="texts per request")
-    p.add_argument("--max-chars", type=_positive_int, default=limits["max_chars"], help="characters per text")
-    p.add_argument("--max-body-bytes", type=_positive_int, default=limits["max_body_bytes"], help="request body size")
+    p.add_argument("--max-inputs", type=_positive_int, default=limits.max_inputs, help="texts per request")
+    p.add_argument("--max-chars", type=_positive_int, default=limits.max_chars, help="characters per text")
+    p.add_argument("--max-body-bytes", type=_positive_int, default=limits.max_body_bytes, help="request body size")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
     p.set_defaults(func=_cmd_serve)
@@ -68,8 +69,9 @@ def build_app(args: argparse.Namespace) -> Any:
 
     require("fastapi", "sentvec serve")
     import sentvec
-    from sentvec.server.app import Limits, create_app
+    from sentvec.server.app import create_app
     from sentvec.server.batcher import BatcherConfig
+    from sentvec.server.limits import Limits
 
     limits = Limits(max_inputs=args.max_inputs, max_chars=args.max_chars, max_body_bytes=args.max_body_bytes)
     batching = BatcherConfig(max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)

@@ -1,6 +1,6 @@
 """``sentvec serve``: the HTTP service (FastAPI + uvicorn; ``pip install 'sentvec[server]'``).
 
-``import sentvec.server`` is light; :func:`create_app` and :class:`Limits` import FastAPI on first use.
+``import sentvec.server`` is light; :func:`create_app` imports FastAPI on first use.
 The micro-batcher (:mod:`sentvec.server.batcher`) and metrics (:mod:`sentvec.server.metrics`) need neither.
 """
 
@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 from sentvec._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from sentvec.server.app import Limits, create_app
+    from sentvec.server.app import create_app
     from sentvec.server.batcher import BatcherConfig, MicroBatcher
+    from sentvec.server.limits import Limits
     from sentvec.server.metrics import ServerMetrics
 
 __all__ = ["BatcherConfig", "Limits", "MicroBatcher", "ServerMetrics", "create_app"]
 
 _LAZY = {
     "create_app": "sentvec.server.app",
-    "Limits": "sentvec.server.app",
+    "Limits": "sentvec.server.limits",
     "BatcherConfig": "sentvec.server.batcher",
     "MicroBatcher": "sentvec.server.batcher",
     "ServerMetrics": "sentvec.server.metrics",

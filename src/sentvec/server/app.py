@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -32,27 +31,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentvec import __version__
 from sentvec.server.batcher import BatcherClosedError, BatcherConfig, CountFn, EncodeFn, MicroBatcher
+from sentvec.server.limits import Limits
 from sentvec.server.metrics import CONTENT_TYPE, ServerMetrics
 from sentvec.similarity import normalize as unit_rows
 
 logger = logging.getLogger(__name__)
 
 ERROR_CODE_KEY = "sentvec.error_code"  # scope key: the error code of the response, for the metrics
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Per-request limits. Breaking one is a 413 (body) or 422 (the others) whose ``code`` names the limit."""
-
-    max_inputs: int = 1024  # texts per request (per list for /similarity)
-    max_chars: int = 20_000  # characters per text
-    max_body_bytes: int = 4 * 1024 * 1024  # request body size
-    max_k: int = 1000  # results per /search
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            if getattr(self, field.name) < 1:
-                raise ValueError(f"{field.name} must be >= 1, got {getattr(self, field.name)}")
 
 
 class SearchIndex(Protocol):
