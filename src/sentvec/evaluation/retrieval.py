@@ -114,6 +114,13 @@ QUERY_PROMPTS = ("query",)
 CORPUS_PROMPTS = ("document", "passage", "corpus")
 
 
+def prompt_name(model: Any, names: Sequence[str]) -> str | None:
+    """The first of ``names`` among the model's prompts (how queries and documents pick their prompt when none is
+    given: the IR evaluator and the index)."""
+    prompts = getattr(model, "prompts", None) or {}
+    return next((name for name in names if name in prompts), None)
+
+
 class InformationRetrievalEvaluator(Evaluator):
     """Retrieval quality of a model: every query searches the whole corpus exactly, ranked by score.
 
@@ -207,15 +214,15 @@ class InformationRetrievalEvaluator(Evaluator):
         return functions, main
 
     @staticmethod
-    def _prompt(model: Any, prompt: str | None, prompt_name: str | None, defaults: Sequence[str]) -> dict[str, Any]:
+    def _prompt(model: Any, prompt: str | None, explicit_name: str | None, defaults: Sequence[str]) -> dict[str, Any]:
         """The prompt keyword for ``encode``: the explicit prompt or prompt name, else the first of the model's
         prompts named in ``defaults``, else none (the model's own default applies)."""
         if prompt is not None:
             return {"prompt": prompt}
-        if prompt_name is not None:
-            return {"prompt_name": prompt_name}
-        prompts = getattr(model, "prompts", None) or {}
-        return next(({"prompt_name": name} for name in defaults if name in prompts), {})
+        if explicit_name is not None:
+            return {"prompt_name": explicit_name}
+        name = prompt_name(model, defaults)
+        return {"prompt_name": name} if name else {}
 
     def _encode(self, model: Any, texts: list[str], kwargs: dict[str, Any]) -> np.ndarray:
         return np.asarray(

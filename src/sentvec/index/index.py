@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from sentvec.evaluation.retrieval import CORPUS_PROMPTS, QUERY_PROMPTS, prompt_name
 from sentvec.index.ann import (
     CONNECTIVITY,
     EXPANSION_ADD,
@@ -51,7 +52,6 @@ from sentvec.index.store import (
     matches,
     model_fingerprint,
     parse_doc,
-    prompt_name,
     release_lock,
     unlink_quietly,
 )
@@ -66,8 +66,6 @@ RESCORE_MIN = 100
 CHECKPOINT_EVERY = 10_000
 EXACT_CHUNK = 50_000
 ENCODE_BATCH_SIZE = 32
-QUERY_PROMPTS = ("query",)
-DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 
 Doc = Mapping[str, Any] | str
 _T = TypeVar("_T")
@@ -156,7 +154,7 @@ class Index:
         folder.mkdir(parents=True, exist_ok=True)
         lock = acquire_lock(folder)
         try:
-            ranges = calibrated_ranges(model, precision, calibration, prompt_name(model, DOCUMENT_PROMPTS))
+            ranges = calibrated_ranges(model, precision, calibration, prompt_name(model, CORPUS_PROMPTS))
             store = DocumentStore(folder, create=True)
             config = _new_config(model, precision, ranges)
             with store.write():
@@ -322,7 +320,7 @@ class Index:
         changed = [d for d in old if d.text != existing[d.id][1]]
         retagged = [d for d in old if d.text == existing[d.id][1]]
         encode = new + changed
-        vectors = self._encode([d.text for d in encode], DOCUMENT_PROMPTS)
+        vectors = self._encode([d.text for d in encode], "document_prompt_name")
         ranges = self.codec.ranges
         if self.precision == "int8" and ranges is None and len(vectors):
             ranges = calibration_ranges(vectors)
@@ -441,7 +439,7 @@ class Index:
             queries = [queries]
         if isinstance(queries, (list, tuple)) and queries and all(isinstance(q, str) for q in queries):
             self._require_model("searching by text")
-            return self._encode(list(queries), QUERY_PROMPTS)
+            return self._encode(list(queries), "query_prompt_name")
         matrix = np.asarray(as_embedding_matrix(queries, "query vectors"), dtype=np.float32)
         if matrix.shape[1] != self.dimension:
             raise ValueError(f"query vectors have dimension {matrix.shape[1]}, the index {self.dimension}")
@@ -535,10 +533,11 @@ class Index:
         }
 
     # --- helpers -------------------------------------------------------------------------------------------------
-    def _encode(self, texts: list[str], prompts: Sequence[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt_key: str) -> np.ndarray:
+        """Encode with the prompt the index's config names under ``prompt_key`` (when the model has it)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        name = self.config.get("query_prompt_name" if prompts is QUERY_PROMPTS else "document_prompt_name")
+        name = self.config.get(prompt_key)
         kwargs = {"prompt_name": name} if name and name in (getattr(self.model, "prompts", None) or {}) else {}
         vectors = self.model.encode(
             texts, batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False, **kwargs
@@ -578,6 +577,6 @@ def _new_config(model: Any, precision: str, ranges: np.ndarray | None) -> dict[s
         "precision": precision,
         "int8_ranges": None if ranges is None else ranges.tolist(),
         "query_prompt_name": prompt_name(model, QUERY_PROMPTS),
-        "document_prompt_name": prompt_name(model, DOCUMENT_PROMPTS),
+        "document_prompt_name": prompt_name(model, CORPUS_PROMPTS),
         "hnsw": {"connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD, "expansion_search": EXPANSION_SEARCH},
     }

@@ -454,12 +454,6 @@ def parse_doc(doc: Any, n: int) -> Document:
     return Document(str(raw_id), doc["text"], dict(metadata))
 
 
-def prompt_name(model: Any, names: Sequence[str]) -> str | None:
-    """The first of ``names`` among the model's prompts (as InformationRetrievalEvaluator picks them)."""
-    prompts = getattr(model, "prompts", None) or {}
-    return next((name for name in names if name in prompts), None)
-
-
 def check_config(folder: Path, config: Mapping[str, Any]) -> None:
     """Raise :class:`IndexFormatError` unless ``config`` is a usable index config."""
     missing = [key for key in REQUIRED_CONFIG if key not in config]
