@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sentvec.cli.common import load_model, model_arg
 from sentvec.errors import DataFormatError
 
 FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
@@ -24,8 +25,8 @@ IR_LABELS = {
 }
 
 
-def add_parsers(eval_sub: Any, model_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register ``eval ir``, ``eval binary`` and ``eval triplet`` (``model_arg`` adds --model/--device)."""
+def add_parsers(eval_sub: Any) -> None:
+    """Register ``eval ir``, ``eval binary`` and ``eval triplet``."""
     ir = eval_sub.add_parser(
         "ir",
         help="information retrieval on a BEIR folder (NDCG@10, MRR@10, MAP@100, Recall@k, ...)",
@@ -61,12 +62,6 @@ def add_parsers(eval_sub: Any, model_arg: Callable[[argparse.ArgumentParser], No
         p.set_defaults(func=func)
 
 
-def _load(args: argparse.Namespace) -> Any:
-    import sentvec
-
-    return sentvec.load(args.model, device=getattr(args, "device", None))
-
-
 def _finish(args: argparse.Namespace, result: Any) -> int:
     print(f"primary: {result.primary_metric} = {result.primary_value:.4f}")
     if args.json_out:
@@ -98,7 +93,7 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
         raise ValueError("eval ir needs --model and --data (a BEIR folder), or --index with --queries and --qrels")
 
     evaluator = InformationRetrievalEvaluator.from_beir(args.data, split=args.split, batch_size=args.batch_size)
-    result = evaluator(_load(args))
+    result = evaluator(load_model(args))
     fn = result.primary_metric.partition("_")[0]
     print(
         f"IR evaluation of {args.model} on {args.data} (split {args.split}: {len(evaluator.queries)} queries, "
@@ -125,7 +120,7 @@ def cmd_eval_binary(args: argparse.Namespace) -> int:
     columns = _columns(args.columns, BINARY_COLUMNS)
     s1, s2, labels = load_labelled_pairs(args.data, columns)
     evaluator = BinaryClassificationEvaluator(s1, s2, labels, batch_size=args.batch_size)
-    result = evaluator(_load(args))
+    result = evaluator(load_model(args))
     print(f"Binary classification of {args.model} on {args.data} ({len(labels)} pairs, {sum(labels)} positive)")
     keys = ("accuracy", "f1", "precision", "recall", "ap")
     print(f"{'similarity':<12}" + "".join(f"{key.capitalize() if key != 'ap' else 'AP':>11}" for key in keys))
@@ -140,7 +135,7 @@ def cmd_eval_triplet(args: argparse.Namespace) -> int:
 
     anchors, positives, negatives = load_triplets(args.data, _columns(args.columns, TRIPLET_COLUMNS))
     evaluator = TripletEvaluator(anchors, positives, negatives, batch_size=args.batch_size)
-    result = evaluator(_load(args))
+    result = evaluator(load_model(args))
     print(f"Triplet evaluation of {args.model} on {args.data} ({len(anchors)} triplets)")
     print(f"{'similarity':<12}{'Accuracy':>10}")
     for fn in FUNCTIONS:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sentvec.cli import evaluate
+from sentvec.cli.common import load_model, model_arg
 from sentvec.errors import SentvecError
 
 USER_ERRORS = (SentvecError, ValueError, TypeError, OSError)
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed the texts of a file. --engine ray reads JSONL/Parquet/CSV files or folders (local or "
         "URLs), embeds on a Ray actor pool and writes Parquet files with columns id and embedding to --output.",
     )
-    _model_arg(p)
+    model_arg(p)
     p.add_argument(
         "--input",
         required=True,
@@ -54,20 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("similarity", help="print the similarity matrix of texts")
-    _model_arg(p)
+    model_arg(p)
     p.add_argument("texts", nargs="+", help="two or more texts")
     p.set_defaults(func=_cmd_similarity)
 
     p = sub.add_parser("eval", help="evaluate a model")
     eval_sub = p.add_subparsers(dest="task", required=True, metavar="TASK")
     sts = eval_sub.add_parser("sts", help="semantic textual similarity (Spearman/Pearson ×100)")
-    _model_arg(sts)
+    model_arg(sts)
     sts.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, score")
     sts.add_argument("--columns", help="comma-separated column names for files with a header")
     sts.add_argument("--batch-size", type=int, default=32)
     sts.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
     sts.set_defaults(func=_cmd_eval_sts)
-    evaluate.add_parsers(eval_sub, _model_arg)
+    evaluate.add_parsers(eval_sub)
 
     p = sub.add_parser("export", help="export the whole pipeline to one ONNX graph, checked against torch")
     p.add_argument("model", help="model name or folder")
@@ -95,17 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", required=True, help="model name (e.g. all-MiniLM-L6-v2) or folder")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
-
-
-def _load(args: argparse.Namespace) -> Any:
-    import sentvec
-
-    return sentvec.load(args.model, device=getattr(args, "device", None), backend=getattr(args, "backend", "auto"))
-
-
 def _cmd_encode(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         return _cmd_encode_ray(args)
@@ -124,7 +114,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     if total == 0:
         raise ValueError(f"{args.input}: no texts")
     writer = EmbeddingWriter(args.output, total=total)
-    model = _load(args)
+    model = load_model(args)
     n_tokens = n_truncated = 0
     progress = tqdm(total=total, desc="Encoding", unit="text", disable=total < 1000)
     chunks = model.encode_stream(
@@ -178,7 +168,7 @@ def _cmd_encode_ray(args: argparse.Namespace) -> int:
 
 
 def _cmd_similarity(args: argparse.Namespace) -> int:
-    model = _load(args)
+    model = load_model(args)
     emb = model.encode(args.texts)
     sim = model.similarity(emb, emb)
     labels = [t if len(t) <= 40 else t[:37] + "..." for t in args.texts]
@@ -195,7 +185,7 @@ def _cmd_eval_sts(args: argparse.Namespace) -> int:
 
     columns = args.columns.split(",") if args.columns else None
     evaluator = SimilarityEvaluator.from_file(args.data, columns=columns, batch_size=args.batch_size)
-    model = _load(args)
+    model = load_model(args)
     result = evaluator(model)
     print(f"STS evaluation of {args.model} on {args.data} ({len(evaluator.scores)} pairs)")
     print(f"{'similarity':<12}{'Pearson':>10}{'Spearman':>10}")

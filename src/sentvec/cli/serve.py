@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sentvec.cli.common import load_model, model_arg
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
@@ -36,8 +38,7 @@ def add_parser(sub: Any) -> None:
         help="serve a model over HTTP (OpenAI-compatible /v1/embeddings, /similarity, /search, /metrics)",
         description="Serve a model over HTTP with dynamic micro-batching of concurrent requests.",
     )
-    p.add_argument("--model", "-m", required=True, help="model name (e.g. all-MiniLM-L6-v2) or folder")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    model_arg(p)
     p.add_argument("--index", type=Path, help="a sentvec index folder to serve /search from (opened read-only)")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default {DEFAULT_PORT})")
@@ -68,14 +69,13 @@ def build_app(args: argparse.Namespace) -> Any:
     from sentvec._extras import require
 
     require("fastapi", "sentvec serve")
-    import sentvec
     from sentvec.server.app import create_app
     from sentvec.server.batcher import BatcherConfig
     from sentvec.server.limits import Limits
 
     limits = Limits(max_inputs=args.max_inputs, max_chars=args.max_chars, max_body_bytes=args.max_body_bytes)
     batching = BatcherConfig(max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
-    model = sentvec.load(args.model, device=args.device)
+    model = load_model(args)
     index = None
     if args.index is not None:
         import importlib

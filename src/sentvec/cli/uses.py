@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sentvec.cli.common import load_model, model_arg
+
 
 def add_parsers(sub: Any) -> None:
     """Register ``cluster`` and ``mine-paraphrases``."""
@@ -40,8 +42,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", required=True, help="model name (e.g. all-MiniLM-L6-v2) or folder")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    model_arg(p)
     p.add_argument("--input", required=True, type=Path, help=".txt (one text per line), .jsonl or .csv/.tsv")
     p.add_argument("--field", help="text field of a .jsonl input")
     p.add_argument("--column", help="text column of a .csv/.tsv input: header name or 0-based index")
@@ -63,9 +64,7 @@ def _check_suffix(path: Path | None, suffix: str, flag: str) -> None:
 
 
 def _embed(args: argparse.Namespace, texts: list[str]) -> tuple[Any, Any]:
-    import sentvec
-
-    model = sentvec.load(args.model, device=args.device)
+    model = load_model(args)
     return model, model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
 
 
