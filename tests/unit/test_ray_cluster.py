@@ -113,3 +113,7 @@ def test_killed_actor_mid_run_every_id_exactly_once(model_dir: Path, model: Any,
     by_id = {int(i): k for k, i in enumerate(ids)}
     expected = model.encode([rows[p][1] for p in picks])
     np.testing.assert_allclose(emb[[by_id[rows[p][0]] for p in picks]], expected, atol=1e-5, rtol=0)
+    # batches of the killed actor may run twice; a retried batch's truncation counts replace its first try's
+    info = model.tokenize([t for _, t in rows]).info
+    report = outcome["report"]
+    assert (report.rows, report.truncated, report.tokens) == (ROWS, info.n_truncated, info.total_tokens)

@@ -47,26 +47,42 @@ def local_ray() -> Iterator[None]:
 
 
 def test_vectors_equal_encode_and_every_id_is_written_once(
-    local_ray: None, model_dir: Path, model: Any, tmp_path: Path
+    local_ray: None, model_dir: Path, model: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from sentvec.distributed import encode_dataset
 
     rows = corpus(600)
     data = write_jsonl(tmp_path / "corpus.jsonl", rows)
-    report = encode_dataset(
-        str(model_dir), data, tmp_path / "out", field="body", id_field="doc", actors=2, batch_size=50
-    )
+    with caplog.at_level("WARNING", logger="sentvec.distributed.ray"):
+        report = encode_dataset(
+            str(model_dir), data, tmp_path / "out", field="body", id_field="doc", actors=2, batch_size=50
+        )
     ids, emb, schema = read_output(tmp_path / "out")
 
     assert report.rows == 600 and report.actors == 2 and report.dimension == model.dimension
     assert sorted(ids.tolist()) == [i for i, _ in rows]  # none lost, none duplicated
     assert schema.field("id").type == pa.int64()
     assert schema.field("embedding").type == pa.list_(pa.float32(), model.dimension)  # not Ray's tensor type
-    expected = model.encode([t for _, t in rows])
+    expected, info = model.encode([t for _, t in rows], return_info=True)
     order = np.argsort(ids)
     np.testing.assert_allclose(emb[order], expected, atol=1e-5, rtol=0)
     meta = json.loads((tmp_path / "out" / "_sentvec.json").read_text())
     assert meta["rows"] == 600 and meta["dimension"] == model.dimension and meta["precision"] == "float32"
+
+    # truncation is reported once for the whole job, summed over the actors' batches
+    cut_ids = {rows[i][0] for i in info.truncated_indices}
+    assert 0 < info.n_truncated < 600  # the corpus has rows on both sides of max_seq_length
+    assert (report.truncated, report.tokens, report.max_seq_length) == (
+        info.n_truncated,
+        info.total_tokens,
+        model.max_seq_length,
+    )
+    assert report.first_truncated_id in cut_ids
+    assert (meta["truncated"], meta["tokens"]) == (info.n_truncated, info.total_tokens)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sentvec.distributed.ray"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{info.n_truncated} of 600 rows exceed max_seq_length={model.max_seq_length}")
+    assert f"doc={report.first_truncated_id!r}" in warnings[0]
 
 
 def test_csv_input_with_int8_output_gives_encodes_codes(
@@ -174,10 +190,16 @@ def test_cli_engine_ray(
     common = ["encode", "--engine", "ray", "--model", str(model_dir), "--input", str(data), "--id-field", "doc"]
     code = main([*common, "--field", "body", "--output", str(tmp_path / "out"), "--actors", "1"])
     assert code == 0
-    assert "wrote 80 embeddings" in capsys.readouterr().out
+    expected, info = model.encode([t for _, t in rows], return_info=True)
+    assert (
+        f"wrote 80 embeddings ({model.dimension} dims) to {tmp_path / 'out'} in 1 file(s) "
+        f"({info.total_tokens} tokens, {info.n_truncated} truncated at {model.max_seq_length})"
+    ) in capsys.readouterr().out
     ids, emb, _ = read_output(tmp_path / "out")
-    np.testing.assert_allclose(emb[np.argsort(ids)], model.encode([t for _, t in rows]), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(emb[np.argsort(ids)], expected, atol=1e-5, rtol=0)
 
     assert main([*common, "--output", str(tmp_path / "out2")]) == 2  # no 'text' field in these rows
-    err = capsys.readouterr().err.strip().splitlines()
+    # Ray forwards its workers' output to this process's stderr on its own schedule ("(pid=...) ..." lines);
+    # they are not the CLI's, and the actors no longer log per batch, but one could still land here
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "pid=" not in line]
     assert err == [f"sentvec: error: {data}: no field 'text'; the rows have ['doc', 'body', 'extra']"]

@@ -163,7 +163,10 @@ def _cmd_encode_ray(args: argparse.Namespace) -> int:
         precision=args.precision,
         address=args.address,
     )
-    print(f"wrote {report.rows} embeddings ({report.dimension} dims) to {report.output} in {report.files} file(s)")
+    print(
+        f"wrote {report.rows} embeddings ({report.dimension} dims) to {report.output} in {report.files} file(s) "
+        f"({report.tokens} tokens, {report.truncated} truncated at {report.max_seq_length})"
+    )
     return 0
 
 

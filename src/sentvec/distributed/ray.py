@@ -11,7 +11,9 @@ Choices made for small machines as much as for clusters:
   uint8 codes for quantized output), so any Parquet reader gets vectors, not Ray's tensor extension type.
 - Actors are restarted when they die and their batches retried (Ray Data's actor pool defaults); output is
   written only from finished batches, so a lost actor neither loses nor duplicates rows.
-- Progress (rows done, rows/s) is reported by the actors to a small counter actor and shown by the driver.
+- Progress (rows done, rows/s) and the truncation report (tokens, rows cut at ``max_seq_length``) go from the
+  actors to a small counter actor; the driver shows the first and reports the second once, at the end, instead
+  of each actor logging a warning per batch into the driver's stderr.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class EncodeReport:
     actors: int
     cpus_per_actor: float
     startup_seconds: float  # until the first rows were embedded: actors started, model loaded, first read
+    tokens: int = 0  # tokens fed to the model (after truncation)
+    truncated: int = 0  # rows longer than max_seq_length, embedded from their first max_seq_length tokens
+    max_seq_length: int = 0
+    first_truncated_id: Any = None  # the id of one truncated row (the first of the first batch that had one)
 
     @property
     def rows_per_second(self) -> float:
@@ -69,17 +75,32 @@ class EncodeReport:
 
 
 class _Counter:
-    """Rows embedded so far, as reported by the actors (a retried batch counts twice; the final total is read
-    from the written files)."""
+    """Rows embedded so far (for progress: a retried batch counts twice; the final total is read from the
+    written files), and the truncation report of each batch, keyed by the batch's first id and size so that a
+    retried batch replaces its own entry instead of counting twice."""
 
     def __init__(self) -> None:
         self.rows = 0
+        self.batches: dict[tuple[str, int], tuple[int, int, Any]] = {}
+        self.max_seq_length = 0
 
-    def add(self, n: int) -> None:
+    def add(self, n: int, key: tuple[str, int], tokens: int, truncated: int, first: Any, max_seq_length: int) -> None:
         self.rows += n
+        self.batches[key] = (tokens, truncated, first)
+        self.max_seq_length = max_seq_length
 
     def value(self) -> int:
         return self.rows
+
+    def truncation(self) -> tuple[int, int, Any, int]:
+        """Tokens, truncated rows, one truncated row's id, max_seq_length."""
+        firsts = [f for _, n, f in self.batches.values() if n]
+        return (
+            sum(t for t, _, _ in self.batches.values()),
+            sum(n for _, n, _ in self.batches.values()),
+            firsts[0] if firsts else None,
+            self.max_seq_length,
+        )
 
 
 class _Embedder:
@@ -90,6 +111,9 @@ class _Embedder:
 
         self.settings = settings
         self.counter = counter
+        # the driver reports truncation once for the whole job (see _Counter); a warning per batch from every
+        # actor would reach the driver's stderr at random moments, prefixed by Ray
+        logging.getLogger("sentvec.encoder").setLevel(logging.ERROR)
         if settings["backend"] != "onnx":  # one progress bar per actor start would flood the driver's log
             try:
                 from transformers.utils import logging as hf_logging
@@ -124,20 +148,29 @@ class _Embedder:
         if missing:
             bad = ids[missing[0]].as_py()
             raise ValueError(f"row {s['id_field']}={bad!r}: field {s['field']!r} is {texts[missing[0]]!r}, not a text")
-        emb = self.model.encode(
+        emb, info = self.model.encode(
             texts,
             batch_size=s["encode_batch_size"],
             normalize_embeddings=s["normalize"],
             precision=s["precision"],
             quantization_ranges=self.ranges,
             show_progress_bar=False,
+            return_info=True,
         )
         values = pa.array(np.ascontiguousarray(emb).reshape(-1))
         table = pa.table(
             {"id": ids, "embedding": pa.FixedSizeListArray.from_arrays(values, emb.shape[1] if len(emb) else 0)}
         )
-        if self.counter is not None:
-            self.counter.add.remote(len(texts))
+        if self.counter is not None and len(texts):
+            cut = info.truncated_indices
+            self.counter.add.remote(
+                len(texts),
+                (repr(ids[0].as_py()), len(texts)),
+                info.total_tokens,
+                len(cut),
+                ids[cut[0]].as_py() if cut else None,
+                info.max_seq_length,
+            )
         return table
 
 
@@ -371,8 +404,33 @@ def _run(
     seconds = time.perf_counter() - start
     rows, files, dimension = _written(output)
     startup = (first_rows_at - start) if first_rows_at is not None else seconds
-    report = EncodeReport(rows, seconds, output, files, dimension, settings["precision"], n_actors, cpus, startup)
+    tokens, truncated, first_truncated, max_len = ray.get(counter.truncation.remote())
+    report = EncodeReport(
+        rows,
+        seconds,
+        output,
+        files,
+        dimension,
+        settings["precision"],
+        n_actors,
+        cpus,
+        startup,
+        tokens=tokens,
+        truncated=truncated,
+        max_seq_length=max_len,
+        first_truncated_id=first_truncated,
+    )
     _write_meta(output, report, settings)
+    if truncated:
+        logger.warning(
+            "%d of %d rows exceed max_seq_length=%d tokens and were embedded from their first %d (one of them: %s=%r)",
+            truncated,
+            rows,
+            max_len,
+            max_len,
+            settings["id_field"],
+            first_truncated,
+        )
     if show_progress:
         import sys
 
@@ -430,6 +488,9 @@ def _write_meta(output: str, report: EncodeReport, settings: dict[str, Any]) -> 
         "precision": report.precision,
         "normalized": settings["normalize"],
         "rows": report.rows,
+        "tokens": report.tokens,
+        "truncated": report.truncated,
+        "max_seq_length": report.max_seq_length,
         "id_field": settings["id_field"],
         "text_field": settings["field"],
     }
