@@ -43,6 +43,10 @@ DOCS = make_docs(150)
 QUERIES = ["the cat sleeps", "a big red house by the river", "dogs like music", "the moon at night"]
 
 
+def cosine(q, m):
+    return (m @ q) / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+
+
 def exact_ids(model, docs, query, k):
     emb = model.encode([d["text"] for d in docs], convert_to_numpy=True)
     q = model.encode(query, prompt_name="query")
@@ -59,29 +63,45 @@ def built(model, tmp_path_factory):
     return folder
 
 
-def test_search_matches_exact_search(model, built):
+def test_exact_search_equals_semantic_search(model, built):
     with Index.open(built, model, read_only=True) as index:
         assert len(index) == 150
         for query in QUERIES:
-            hits = index.search(query, k=5)
-            assert [h.id for h in hits] == exact_ids(model, DOCS, query, 5)
             exact = index.search(query, k=5, exact=True)
-            assert [h.id for h in hits] == [h.id for h in exact]
-            assert [h.score for h in hits] == pytest.approx([h.score for h in exact], rel=1e-6)
-            assert all(isinstance(h, SearchHit) for h in hits)
-        hit = hits[0]
+            assert [h.id for h in exact] == exact_ids(model, DOCS, query, 5)
+            assert all(isinstance(h, SearchHit) for h in exact)
+        hit = exact[0]
         assert hit.text == next(d["text"] for d in DOCS if d["id"] == hit.id)
         with pytest.raises(dataclasses.FrozenInstanceError):
             hit.score = 0.0  # type: ignore[misc]
 
 
+def test_hnsw_search_scores_are_exact_and_recall_is_high(model, built):
+    """HNSW is approximate: the tiny model's vectors all lie within a narrow cone (cosine ~0.95 to each other), and
+    on some builds of the graph (usearch adds on several threads) one of 150 documents is not reached — so this
+    asserts what the index guarantees (exact scores, sorted hits) and a recall bound, not perfect recall."""
+    emb = model.encode([d["text"] for d in DOCS])
+    by_id = {d["id"]: i for i, d in enumerate(DOCS)}
+    found = 0
+    with Index.open(built, model, read_only=True) as index:
+        for query in QUERIES:
+            hits = index.search(query, k=5)
+            q = model.encode(query, prompt_name="query")
+            exact = cosine(q, emb[[by_id[h.id] for h in hits]])
+            assert [h.score for h in hits] == pytest.approx(exact.tolist(), abs=1e-6)  # rescored exactly
+            assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+            found += len({h.id for h in hits} & set(exact_ids(model, DOCS, query, 5)))
+    assert found / (5 * len(QUERIES)) >= 0.9
+
+
 def test_search_by_vector_and_many(model, built):
     with Index.open(built, read_only=True) as index:  # no model: vectors only
         vector = model.encode("the cat sleeps", prompt_name="query")
-        by_vector = index.search(vector, k=3)
+        by_vector = index.search(vector, k=3, exact=True)
         assert [h.id for h in by_vector] == exact_ids(model, DOCS, "the cat sleeps", 3)
+        hnsw = index.search(vector, k=3)
         many = index.search_many(np.stack([vector, vector]), k=3)
-        assert [[h.id for h in row] for row in many] == [[h.id for h in by_vector]] * 2
+        assert [[h.id for h in row] for row in many] == [[h.id for h in hnsw]] * 2
         with pytest.raises(ValueError, match="needs the model"):
             index.search("text needs a model")
         with pytest.raises(ValueError, match="dimension"):
@@ -189,8 +209,9 @@ def test_reopen_and_catch_up_after_an_abandoned_writer(model, tmp_path):
         assert index.info()["ann_pending"] == 0
     (folder / index._ann_state.file).unlink()  # a lost ANN file is rebuilt from SQLite
     with Index.open(folder, model) as index:
-        assert len(index._ann) == 140
-        assert [h.id for h in index.search(QUERIES[0], k=5)] == [h.id for h in index.search(QUERIES[0], 5, exact=True)]
+        assert len(index._ann) == 140 and index.info()["ann_pending"] == 0
+        keys = index.store.vectors(np.arange(1, 200), index.dimension)[0]  # every live document's key
+        assert len(keys) == 140 and index._ann.contains(keys).all()
 
 
 def test_read_only_and_locking(model, built, tmp_path):
