@@ -113,10 +113,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     total = sum(1 for _ in texts())  # one cheap pass: validates every row and sizes the output
     if total == 0:
         raise ValueError(f"{args.input}: no texts")
-    writer = EmbeddingWriter(args.output, total=total)
     model = load_model(args)
     n_tokens = n_truncated = 0
-    progress = tqdm(total=total, desc="Encoding", unit="text", disable=total < 1000)
     chunks = model.encode_stream(
         texts(),
         chunk_size=args.chunk_size,
@@ -125,15 +123,13 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         precision=args.precision,
         return_info=True,
     )
-    try:
+    progress = tqdm(total=total, desc="Encoding", unit="text", disable=total < 1000)
+    with progress, EmbeddingWriter(args.output, total=total) as writer:
         for emb, info in chunks:
             writer.write(emb)
             n_tokens += info.total_tokens
             n_truncated += info.n_truncated
             progress.update(len(emb))
-    finally:
-        progress.close()
-        writer.close()
     print(
         f"wrote {writer.rows} embeddings to {args.output} "
         f"({n_tokens} tokens, {n_truncated} truncated at {model.max_seq_length})"

@@ -109,19 +109,25 @@ class EmbeddingWriter:
 
     def close(self) -> None:
         """Flush and close; a ``.npy`` whose row count fell short of the announced total is an error."""
+        self._close(complete=True)
+
+    def _close(self, complete: bool) -> None:
         if self._sink is None:
             return
         self._sink.close()
         self._sink = None
         if self.suffix == ".npy" and self.rows != self.total:
+            if not complete:  # its header announces rows that never came: a file numpy would misread
+                self.path.unlink(missing_ok=True)
+                return
             raise ValueError(f"{self.path}: wrote {self.rows} rows, announced {self.total}")
 
+    def __enter__(self) -> EmbeddingWriter:
+        return self
 
-def write_embeddings(path: Path, embeddings: np.ndarray) -> None:
-    """Write all ``(N, D)`` embeddings at once."""
-    writer = EmbeddingWriter(path, total=len(embeddings))
-    writer.write(embeddings)
-    writer.close()
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Closes; when the block failed, the failure is what propagates (a short ``.npy`` is removed)."""
+        self._close(complete=exc_type is None)
 
 
 def _parquet_table(embeddings: np.ndarray, first_id: int) -> Any:
