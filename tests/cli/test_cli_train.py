@@ -68,6 +68,10 @@ def test_train_errors_are_one_line(sts_subsets, tmp_path, capsys):
     base = ["train", "--model", "all-MiniLM-L6-v2", "--data", str(train), "--output", str(tmp_path / "x")]
     assert main([*base, "--loss", "NoSuchLoss", "--columns", "a,b,score"]) == 2
     assert "unknown loss 'NoSuchLoss'" in capsys.readouterr().err
+    assert main([*base, "--loss", "SoftmaxLoss", "--columns", "a,b,label"]) == 2  # needs num_labels: API only
+    err = capsys.readouterr().err
+    assert "unknown loss 'SoftmaxLoss' for the command line" in err
+    assert "SoftmaxLoss" not in err.split("valid:")[1] and "MatryoshkaLoss" not in err.split("valid:")[1]
     assert main([*base, "--loss", "CoSENTLoss", "--columns", "a,b,score", "--score-range", "0,1"]) == 2
     err = capsys.readouterr().err
     assert f"{train}, line 1" in err and "outside [0, 1]" in err

@@ -112,10 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     loss_cls = getattr(losses, str(settings["loss"]), None)
-    if loss_cls is None or settings["loss"] not in losses.__all__ or settings["loss"] == "Loss":
-        raise ValueError(
-            f"unknown loss {settings['loss']!r}; valid: {', '.join(n for n in losses.__all__ if n != 'Loss')}"
-        )
+    if loss_cls is None or settings["loss"] not in losses.__all__ or settings["loss"] in NOT_FROM_CLI:
+        valid = ", ".join(n for n in losses.__all__ if n not in NOT_FROM_CLI)
+        raise ValueError(f"unknown loss {settings['loss']!r} for the command line; valid: {valid}")
     text_columns, label = _columns(settings)
     kind = loss_cls.label_kind.value if label is not None else "none"
     score_range = settings.get("score_range")
