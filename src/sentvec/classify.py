@@ -16,7 +16,8 @@ import numpy as np
 
 from sentvec._extras import require
 from sentvec.errors import ModelFormatError
-from sentvec.search.exact import as_embedding_matrix
+from sentvec.formats import read_json
+from sentvec.search.exact import as_embedding_matrix, as_text_list
 from sentvec.similarity import normalize
 
 HEAD_DIR = "classifier"
@@ -55,7 +56,7 @@ class EmbeddingClassifier:
 
     def fit(self, model: Any, texts: Sequence[str], labels: Sequence[Label]) -> EmbeddingClassifier:
         """Embed ``texts`` with ``model`` and fit the head on ``labels`` (strings or integers, 2+ classes)."""
-        texts = list(texts)
+        texts = as_text_list(texts, "texts")
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         self.model = model
@@ -75,7 +76,7 @@ class EmbeddingClassifier:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, n_classes)`` class probabilities, columns in the order of :attr:`classes`."""
-        return self.predict_proba_embeddings(self._encode(list(texts)))
+        return self.predict_proba_embeddings(self._encode(as_text_list(texts, "texts")))
 
     def predict(self, texts: Sequence[str]) -> list[Label]:
         """The most probable label of each text."""
@@ -166,9 +167,6 @@ class EmbeddingClassifier:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
             raise ValueError("this classifier has no model: pass one to fit(), the constructor or load()")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] is {type(t).__name__}, expected str")
         if not texts:
             return np.empty((0, self.dimension or int(self.model.dimension)), dtype=np.float32)
         return np.asarray(self.model.encode(texts, convert_to_numpy=True))
@@ -230,10 +228,7 @@ def _check_labels(labels: Sequence[Label], n: int) -> list[Label]:
 
 
 def _read_head(path: Path) -> dict[str, Any]:
-    try:
-        head = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ModelFormatError(path, f"not valid JSON ({e})") from None
+    head = read_json(path)
     if not isinstance(head, dict) or head.get("format") != HEAD_FORMAT:
         raise ModelFormatError(path, f"not a sentvec classifier head (expected format {HEAD_FORMAT!r})")
     if head.get("version") != HEAD_VERSION:

@@ -95,7 +95,7 @@ def test_malformed_heads(fitted, tmp_path):
     with pytest.raises(ModelFormatError, match="inconsistent head"):
         EmbeddingClassifier.load(tmp_path / "clf")
     head.write_text("{not json")
-    with pytest.raises(ModelFormatError, match="not valid JSON"):
+    with pytest.raises(ModelFormatError, match="malformed JSON"):
         EmbeddingClassifier.load(tmp_path / "clf")
     with pytest.raises(FileNotFoundError, match="no classifier head"):
         EmbeddingClassifier.load(tmp_path / "nowhere")
@@ -110,3 +110,11 @@ def test_bad_training_input(model):
         EmbeddingClassifier().fit(model, TEXTS[:2], ["a", 1])
     with pytest.raises(ValueError, match="not fitted"):
         EmbeddingClassifier(model).predict(TEXTS)
+    with pytest.raises(TypeError, match=r"texts\[1\] is int, expected str"):
+        EmbeddingClassifier().fit(model, ["a", 1], ["x", "y"])
+
+
+def test_one_string_is_refused_not_split_into_characters(fitted):
+    with pytest.raises(TypeError, match="texts must be a sequence of strings, not one string"):
+        fitted.predict("hello world")
+    assert len(fitted.predict(["hello world"])) == 1

@@ -63,11 +63,6 @@ def _check_suffix(path: Path | None, suffix: str, flag: str) -> None:
         raise ValueError(f"{path}: {flag} must be a {suffix} file")
 
 
-def _embed(args: argparse.Namespace, texts: list[str]) -> tuple[Any, Any]:
-    model = load_model(args)
-    return model, model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
-
-
 def _k_range(text: str) -> tuple[int, int]:
     parts = text.split(",")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
@@ -76,7 +71,7 @@ def _k_range(text: str) -> tuple[int, int]:
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    from sentvec.cluster import cluster, plot_clusters, representatives
+    from sentvec.cluster import _check_k, cluster, plot_clusters, representatives
 
     _check_suffix(args.output, ".jsonl", "--output")
     _check_suffix(args.plot, ".png", "--plot")
@@ -84,9 +79,9 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     texts = _texts(args)
     if len(texts) < 3:
         raise ValueError(f"{args.input}: clustering needs at least 3 texts, got {len(texts)}")
-    if args.k is not None and not 2 <= args.k <= len(texts) - 1:
-        raise ValueError(f"--k must be between 2 and {len(texts) - 1} for {len(texts)} texts, got {args.k}")
-    _, emb = _embed(args, texts)
+    if args.k is not None:  # before the model loads
+        _check_k(args.k, len(texts), "--k")
+    emb = load_model(args).encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
     result = cluster(emb, k=args.k, method=args.method, k_range=k_range, seed=args.seed)
     _write_jsonl(
         args.output,
@@ -109,14 +104,14 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _cmd_mine_paraphrases(args: argparse.Namespace) -> int:
-    from sentvec.search.mining import paraphrase_mining_embeddings
+    from sentvec.search.mining import paraphrase_mining
 
     _check_suffix(args.output, ".jsonl", "--output")
-    if args.top_k < 1:
+    if args.top_k < 1:  # before the model loads
         raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
     texts = _texts(args)
-    model, emb = _embed(args, texts)
-    pairs = paraphrase_mining_embeddings(emb, top_k=args.top_k, threshold=args.threshold, score=model.similarity_fn)
+    model = load_model(args)
+    pairs = paraphrase_mining(model, texts, top_k=args.top_k, threshold=args.threshold, batch_size=args.batch_size)
     _write_jsonl(
         args.output,
         (

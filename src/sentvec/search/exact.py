@@ -27,6 +27,18 @@ class Hit:
     score: float
 
 
+def as_text_list(texts: Any, what: str) -> list[str]:
+    """``texts`` as a list of strings; one string (which would iterate as characters) or a non-string item is a
+    TypeError that names it."""
+    if isinstance(texts, str):
+        raise TypeError(f"{what} must be a sequence of strings, not one string")
+    items = list(texts)
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            raise TypeError(f"{what}[{i}] is {type(t).__name__}, expected str")
+    return items
+
+
 def as_embedding_matrix(x: Any, what: str = "embeddings") -> np.ndarray:
     """A 2-D float numpy array from a numpy array, nested list or torch tensor (a 1-D vector becomes one row)."""
     if type(x).__module__.startswith("torch"):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.search.exact import Score, as_embedding_matrix, semantic_search_arrays
+from sentvec.search.exact import Score, _resolve_score, as_embedding_matrix, as_text_list, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction, normalize
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ def paraphrase_mining(
     """Embed ``texts`` with ``model`` and return their most similar pairs, scored with the model's similarity
     function. See :func:`paraphrase_mining_embeddings` for the meaning of the other arguments; ``i`` and ``j``
     index ``texts``."""
-    texts = _as_text_list(texts, "texts")
+    _check_positive(top_k=top_k, chunk_size=chunk_size)  # before the texts are embedded
+    texts = as_text_list(texts, "texts")
     if not texts:
         return []
     emb = model.encode(texts, batch_size=batch_size, convert_to_numpy=True)
@@ -190,7 +191,7 @@ def mine_hard_negatives(
     pairs = _check_pairs(pairs)
     if not pairs:
         return []
-    texts = list(dict.fromkeys(_as_text_list(corpus, "corpus") if corpus is not None else (p for _, p in pairs)))
+    texts = list(dict.fromkeys(as_text_list(corpus, "corpus") if corpus is not None else (p for _, p in pairs)))
     anchors = list(dict.fromkeys(a for a, _ in pairs))
     position = {t: i for i, t in enumerate(texts)}
     excluded: dict[str, set[int]] = {a: {position[a]} if a in position else set() for a in anchors}
@@ -285,16 +286,6 @@ def _mine(
                     still.append(q)
             pending, k = still, min(deepest, 2 * k)
     return result
-
-
-def _as_text_list(texts: Any, what: str) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError(f"{what} must be a sequence of strings, not one string")
-    items = list(texts)
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}] is {type(t).__name__}, expected str")
-    return items
 
 
 def _check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
