@@ -266,6 +266,9 @@ def _mine(
 ) -> list[list[int] | None]:
     """:meth:`_Window.pick` for each query, ``chunk`` queries at a time. Each query's ranking is retrieved only as
     deep as needed: deeper (doubling) while the filters reject the candidates seen so far."""
+    matrix, unit = _resolve_score(score)
+    if unit:  # cosine: normalize once here, not in each of the searches below
+        queries, corpus, score = normalize(queries), normalize(corpus), matrix
     n_corpus = corpus.shape[0]
     filtered = window.margin is not None or window.max_score is not None
     result: list[list[int] | None] = [None] * len(queries)
