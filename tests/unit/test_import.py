@@ -44,3 +44,14 @@ def test_unknown_attribute():
         assert "no_such_thing" in str(e)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_cli_parser_is_built_without_numpy_or_the_server():
+    """``sentvec --help`` and every argument error come before any heavy import: the parser reads the service's
+    defaults from plain dataclasses."""
+    code = (
+        "import sys, sentvec.cli.main as m; m.build_parser(); "
+        "print(sorted(x for x in ('numpy', 'asyncio', 'torch', 'sentvec.server.batcher') if x in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

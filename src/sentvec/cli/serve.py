@@ -28,8 +28,7 @@ def _non_negative_float(text: str) -> float:
 
 def add_parser(sub: Any) -> None:
     """Register ``serve``."""
-    from sentvec.server.batcher import BatcherConfig
-    from sentvec.server.limits import Limits
+    from sentvec.server.limits import BatcherConfig, Limits
 
     limits = Limits()
     batching = BatcherConfig()
@@ -70,19 +69,16 @@ def build_app(args: argparse.Namespace) -> Any:
 
     require("fastapi", "sentvec serve")
     from sentvec.server.app import create_app
-    from sentvec.server.batcher import BatcherConfig
-    from sentvec.server.limits import Limits
+    from sentvec.server.limits import BatcherConfig, Limits
 
     limits = Limits(max_inputs=args.max_inputs, max_chars=args.max_chars, max_body_bytes=args.max_body_bytes)
     batching = BatcherConfig(max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
     model = load_model(args)
     index = None
     if args.index is not None:
-        import importlib
+        from sentvec.index import Index  # only --index needs the index package
 
-        # ``from sentvec.index import Index``, resolved at run time: only ``--index`` needs the index package.
-        index_cls = importlib.import_module("sentvec.index").Index
-        index = index_cls.open(args.index, model=model, read_only=True)
+        index = Index.open(args.index, model=model, read_only=True)
     return create_app(model, index, limits=limits, batching=batching, batch_size=args.batch_size)
 
 

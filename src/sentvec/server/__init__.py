@@ -12,8 +12,8 @@ from sentvec._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from sentvec.server.app import create_app
-    from sentvec.server.batcher import BatcherConfig, MicroBatcher
-    from sentvec.server.limits import Limits
+    from sentvec.server.batcher import MicroBatcher
+    from sentvec.server.limits import BatcherConfig, Limits
     from sentvec.server.metrics import ServerMetrics
 
 __all__ = ["BatcherConfig", "Limits", "MicroBatcher", "ServerMetrics", "create_app"]
@@ -21,7 +21,7 @@ __all__ = ["BatcherConfig", "Limits", "MicroBatcher", "ServerMetrics", "create_a
 _LAZY = {
     "create_app": "sentvec.server.app",
     "Limits": "sentvec.server.limits",
-    "BatcherConfig": "sentvec.server.batcher",
+    "BatcherConfig": "sentvec.server.limits",
     "MicroBatcher": "sentvec.server.batcher",
     "ServerMetrics": "sentvec.server.metrics",
 }

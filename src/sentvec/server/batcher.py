@@ -31,7 +31,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from sentvec.server.limits import BatcherConfig
 from sentvec.server.metrics import ServerMetrics
+
+__all__ = ["BatcherClosedError", "BatcherConfig", "Encoded", "MicroBatcher"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,27 +49,11 @@ INLINE_COUNT_CHARS = 8192
 
 
 @dataclasses.dataclass(frozen=True)
-class BatcherConfig:
-    """How requests are merged: ``max_batch_tokens`` per micro-batch; ``max_wait_ms``, how long a batch waits
-    for more requests after its oldest one arrived or the previous batch ended, whichever is later."""
-
-    max_batch_tokens: int = 8192
-    max_wait_ms: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}")
-        if self.max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
-
-
-@dataclasses.dataclass(frozen=True)
 class Encoded:
-    """One request's result: its rows of the batch, the tokens of each text, and how long it queued."""
+    """One request's result: its rows of the batch and the tokens of each text."""
 
     embeddings: np.ndarray  # (n, D)
     token_counts: np.ndarray  # (n,) int
-    queue_seconds: float
 
     @property
     def total_tokens(self) -> int:
@@ -234,7 +221,7 @@ class MicroBatcher:
         for job, result in zip(jobs, results, strict=True):
             self.metrics.queue_seconds.observe(started - job.enqueued)
             if result is not None and not job.future.done():
-                job.future.set_result(Encoded(result[0], result[1], started - job.enqueued))
+                job.future.set_result(Encoded(result[0], result[1]))
 
     async def _encode_isolated(self, jobs: list[_Job]) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Encode the jobs as one batch; if that fails, each job alone (a failed job's future gets the error)."""

@@ -1,4 +1,5 @@
-"""Per-request limits of the HTTP service (no FastAPI needed, so the CLI can read the defaults cheaply)."""
+"""Per-request limits and micro-batching settings of the HTTP service (plain dataclasses: no FastAPI or numpy,
+so the CLI reads their defaults without importing the server)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,18 @@ class Limits:
         for field in dataclasses.fields(self):
             if getattr(self, field.name) < 1:
                 raise ValueError(f"{field.name} must be >= 1, got {getattr(self, field.name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatcherConfig:
+    """How requests are merged: ``max_batch_tokens`` per micro-batch; ``max_wait_ms``, how long a batch waits
+    for more requests after its oldest one arrived or the previous batch ended, whichever is later."""
+
+    max_batch_tokens: int = 8192
+    max_wait_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}")
+        if self.max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
