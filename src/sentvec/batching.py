@@ -40,9 +40,14 @@ class EncodeInfo:
         return [int(i) for i in np.flatnonzero(self.truncated)]
 
     @property
+    def fed_counts(self) -> np.ndarray:
+        """``(N,)`` tokens fed to the model per input (after truncation)."""
+        return np.minimum(self.token_counts, self.max_seq_length)
+
+    @property
     def total_tokens(self) -> int:
         """Tokens actually fed to the model (after truncation)."""
-        return int(np.minimum(self.token_counts, self.max_seq_length).sum())
+        return int(self.fed_counts.sum())
 
 
 @dataclasses.dataclass(frozen=True)

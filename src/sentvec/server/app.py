@@ -300,7 +300,7 @@ class _Service:
 
 def _postprocess(emb: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
     """Truncate to ``dimensions`` then L2-normalize (the order of sentence-transformers and OpenAI)."""
-    out = np.asarray(emb, dtype=np.float32)
+    out = emb
     if dimensions is not None:
         out = out[:, :dimensions]
     if normalize:
@@ -315,8 +315,11 @@ def _vector_json(vector: np.ndarray, encoding_format: str) -> list[float] | str:
     return values
 
 
-def model_functions(model: Any, batch_size: int = 32, max_batch_tokens: int | None = None) -> tuple[EncodeFn, CountFn]:
-    """The batcher's view of a model: raw embeddings with per-text token counts, and a token counter."""
+def model_functions(model: Any, batch_size: int = 32) -> tuple[EncodeFn, CountFn]:
+    """The batcher's view of a model: raw embeddings with per-text token counts, and a token counter.
+
+    A micro-batch's token budget (``BatcherConfig.max_batch_tokens``) sizes the merge of requests only; inside
+    one, ``encode`` runs ``batch_size`` texts per forward pass, as in-process ``encode`` does."""
 
     def encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         emb, info = model.encode(
@@ -326,9 +329,8 @@ def model_functions(model: Any, batch_size: int = 32, max_batch_tokens: int | No
             convert_to_numpy=True,
             show_progress_bar=False,
             batch_size=batch_size,
-            max_batch_tokens=max_batch_tokens,
         )
-        return np.asarray(emb, dtype=np.float32), np.minimum(info.token_counts, info.max_seq_length)
+        return np.asarray(emb, dtype=np.float32), info.fed_counts
 
     def count_tokens(texts: list[str]) -> int:
         return int(model.tokenizer.tokenize(texts).info.total_tokens)
@@ -483,7 +485,7 @@ def create_app(
     """
     limits = limits or Limits()
     batching = batching or BatcherConfig()
-    encode, count_tokens = model_functions(model, batch_size, batching.max_batch_tokens)
+    encode, count_tokens = model_functions(model, batch_size)
     batcher = MicroBatcher(encode, count_tokens, batching, ServerMetrics())
     service = _Service(model, index, limits, batcher, normalize)
 
