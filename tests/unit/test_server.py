@@ -1,12 +1,11 @@
 """The HTTP service on the tiny model: uvicorn on a free loopback port, the real openai client, errors, metrics,
-micro-batching under concurrency, search through a fake index; plus the batcher and metrics on their own."""
+micro-batching under concurrency, search through a real index; plus the batcher and metrics on their own."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
-import dataclasses
 import re
 import socket
 import sys
@@ -14,7 +13,7 @@ import threading
 import time
 import types
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import numpy as np
@@ -32,32 +31,6 @@ from sentvec.server.app import Limits, create_app  # noqa: E402
 
 LIMITS = Limits(max_inputs=8, max_chars=200, max_body_bytes=8192, max_k=50)
 WAIT_MS = 40.0  # long enough that concurrent requests meet in one batch
-
-
-@dataclasses.dataclass
-class FakeHit:
-    id: Any
-    score: Any
-    text: str | None
-    metadata: dict[str, Any] | None
-
-
-class FakeIndex:
-    """Has ``search`` as ``sentvec.index.Index`` does; ranks a few documents by word overlap."""
-
-    DOCS: ClassVar[dict[str, str]] = {"d1": "the cat sleeps", "d2": "a dog runs", "d3": "birds sing"}
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, int, Any, bool]] = []
-
-    def search(self, query: Any, k: int = 10, filter: Any = None, exact: bool = False) -> list[FakeHit]:
-        self.calls.append((query, k, filter, exact))
-        if filter is not None and "bad" in filter:
-            raise ValueError("unknown filter field 'bad'")
-        words = set(query.split())
-        scored = [(len(words & set(text.split())), doc_id, text) for doc_id, text in self.DOCS.items()]
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        return [FakeHit(np.int64(i), np.float32(s), t, {"doc": d}) for i, (s, d, t) in enumerate(scored[:k])]
 
 
 @contextlib.contextmanager
@@ -83,9 +56,23 @@ def serving(app: Any) -> Iterator[str]:
         sock.close()
 
 
+SEARCH_DOCS = [
+    {"id": "d1", "text": "the cat sleeps", "metadata": {"lang": "en", "n": 1}},
+    {"id": "d2", "text": "a dog runs", "metadata": {"lang": "en", "n": 2}},
+    {"id": "d3", "text": "birds sing", "metadata": {"lang": "de", "n": 3}},
+]
+
+
 @pytest.fixture(scope="module")
-def index() -> FakeIndex:
-    return FakeIndex()
+def index(model, tmp_path_factory) -> Iterator[Any]:
+    """A real, read-only index of three documents (as ``sentvec serve --index`` opens it)."""
+    Index = pytest.importorskip("sentvec.index").Index
+    pytest.importorskip("usearch")
+    folder = tmp_path_factory.mktemp("serve-index") / "index"
+    with Index.create(folder, model) as writer:
+        writer.add(SEARCH_DOCS)
+    with Index.open(folder, model, read_only=True) as reader:
+        yield reader
 
 
 @pytest.fixture(scope="module")
@@ -243,13 +230,15 @@ def test_similarity_matches_model(http, model):
 def test_search_through_index(http, index):
     response = http.post("/search", json={"query": "the cat", "k": 2, "filter": {"lang": "en"}, "exact": True})
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert [h["metadata"]["doc"] for h in body["data"]] == ["d1", "d2"]
-    assert body["data"][0] == {"id": 0, "score": 2.0, "text": "the cat sleeps", "metadata": {"doc": "d1"}}
-    assert index.calls[-1] == ("the cat", 2, {"lang": "en"}, True)
-    bad = http.post("/search", json={"query": "the cat", "filter": {"bad": 1}})
-    assert bad.status_code == 422
-    assert "unknown filter field" in bad.json()["error"]["message"]
+    expected = index.search("the cat", k=2, filter={"lang": "en"}, exact=True)
+    assert {h.id for h in expected} == {"d1", "d2"}  # d3 is filtered out
+    assert response.json()["data"] == [
+        {"id": h.id, "score": h.score, "text": h.text, "metadata": dict(h.metadata)} for h in expected
+    ]
+    top = http.post("/search", json={"query": "birds", "k": 1}).json()["data"]
+    assert [h["id"] for h in top] == [h.id for h in index.search("birds", k=1)]
+    nothing = http.post("/search", json={"query": "the cat", "filter": {"lang": "fr"}})
+    assert nothing.status_code == 200 and nothing.json()["data"] == []
 
 
 def test_search_without_index_is_404(model):
@@ -468,11 +457,13 @@ def test_cli_serve_builds_app_with_flags(monkeypatch, model_dir, tmp_path):
 
     opened: list[tuple[Any, dict[str, Any]]] = []
 
+    opened_index = object()
+
     class Index:
         @classmethod
         def open(cls, path, **kwargs):
             opened.append((path, kwargs))
-            return FakeIndex()
+            return opened_index
 
     monkeypatch.setitem(sys.modules, "sentvec.index", types.SimpleNamespace(Index=Index))
     ran: dict[str, Any] = {}
@@ -485,7 +476,7 @@ def test_cli_serve_builds_app_with_flags(monkeypatch, model_dir, tmp_path):
     assert service.limits.max_body_bytes == Limits().max_body_bytes  # CLI defaults are the library's
     assert ran["app"].state.batcher.config == BatcherConfig(max_batch_tokens=100, max_wait_ms=2.0)
     assert opened[0][0] == tmp_path and opened[0][1]["read_only"] is True
-    assert isinstance(service.index, FakeIndex)
+    assert service.index is opened_index
 
     from sentvec.cli.main import build_parser
 

@@ -22,7 +22,6 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -264,21 +263,10 @@ class _Service:
         self.check_texts([body.query], "query")
         if body.k > self.limits.max_k:
             raise ApiError(422, f"k={body.k} exceeds the limit max_k={self.limits.max_k}", "max_k", "k")
-        try:
-            hits = await self.batcher.run(self.index.search, body.query, k=body.k, filter=body.filter, exact=body.exact)
-        except (ValueError, TypeError, KeyError) as e:
-            raise ApiError(422, f"invalid search request: {e}", "invalid_search") from e
-        data = [
-            {
-                "id": getattr(h, "id", None),
-                "score": float(h.score),
-                "text": getattr(h, "text", None),
-                "metadata": getattr(h, "metadata", None),
-            }
-            for h in hits
-        ]
-        content = {"object": "list", "model": self.name, "data": data}
-        return JSONResponse(jsonable_encoder(content, custom_encoder={np.generic: lambda v: v.item()}))
+        # the request is fully checked by now: an error of the index is the server's (a 500)
+        hits = await self.batcher.run(self.index.search, body.query, k=body.k, filter=body.filter, exact=body.exact)
+        data = [{"id": h.id, "score": h.score, "text": h.text, "metadata": dict(h.metadata)} for h in hits]
+        return JSONResponse({"object": "list", "model": self.name, "data": data})
 
     async def health(self) -> Response:
         """``ok`` while the batcher runs (503 otherwise), with facts about the model."""
