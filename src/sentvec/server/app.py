@@ -493,7 +493,6 @@ def create_app(
     )
     app.state.service = service
     app.state.batcher = batcher
-    app.state.metrics = batcher.metrics
     errors = ERROR_RESPONSES
     app.post("/v1/embeddings", response_model=EmbeddingResponse, responses=errors, tags=["embeddings"])(
         service.embeddings

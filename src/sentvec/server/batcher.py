@@ -229,7 +229,8 @@ class MicroBatcher:
             return list(await self._encode_jobs(jobs))
         except Exception as e:
             if len(jobs) == 1:
-                logger.exception("encoding a request of %d texts failed", len(jobs[0].texts))
+                # the error goes to the request's caller (the app logs it once, with the route, as a 500)
+                logger.debug("encoding a request of %d texts failed", len(jobs[0].texts), exc_info=True)
                 _fail(jobs[0].future, e)
                 return [None]
         results: list[tuple[np.ndarray, np.ndarray] | None] = []

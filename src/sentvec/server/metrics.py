@@ -75,11 +75,6 @@ class _Series(_Metric):
         super().__init__(name, help_text, label_names)
         self._values: dict[LabelValues, float] = {}
 
-    def value(self, *labels: str) -> float:
-        """The current value of one series (0 when never touched)."""
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
-
     def render(self) -> list[str]:
         """Header plus one line per series."""
         with self._lock:
