@@ -315,11 +315,16 @@ def main() -> int:
         f"clients {client_cpu:.1f} s, over {elapsed:.1f} s x {os.cpu_count()} cores"
     )
     print(f"throughput ratio server/in-process: {server_tps / local_tps:.2f}")
-    for chunk in [int(c) for c in args.micro_batches.split(",") if c]:
+    chunks = [int(c) for c in args.micro_batches.split(",") if c]
+    first_rate = 0.0
+    for chunk in chunks:
         n, s = in_process(args.model, served, budget_s=args.seconds, chunk=chunk)
         rate = n / s
-        ratio = rate / local_tps
-        print(f"in-process encode in chunks of {chunk} texts: {rate:.1f} texts/s ({ratio:.2f}x chunks of 256)")
+        first_rate = first_rate or rate
+        print(
+            f"in-process encode in chunks of {chunk} texts: {rate:.1f} texts/s "
+            f"({rate / first_rate:.2f}x chunks of {chunks[0]}, {rate / local_tps:.2f}x chunks of 256)"
+        )
     return 1 if load.errors else 0
 
 

@@ -6,9 +6,8 @@ tokens (a request is never split; a request larger than the budget runs alone). 
 budget is full, or ``max_wait_ms`` after the later of its oldest request's arrival and the end of the previous
 batch. Counting from the end of the previous batch matters under load: the requests queued while a batch ran
 would otherwise start the next one at once, and clients answered by that batch, asking again a few
-milliseconds later, would always miss it, so two half-size batches would alternate (on this project's 2-core
-CPU, chunks of 128 texts encode 1.19x faster than chunks of 64: more texts of similar length to batch
-together; ``benchmarks/serve.py --micro-batches 64,128``). Batches are
+milliseconds later, would always miss it, so two half-size batches would alternate (and larger batches encode
+faster per text: ``benchmarks/serve.py --micro-batches 64,128`` measures by how much). Batches are
 encoded on one dedicated worker thread, so the event loop never blocks and exactly one batch runs at a time;
 while one runs, new requests queue up and form the next batch. Each request gets back its own rows.
 
