@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import shutil
 import sys
@@ -280,3 +281,28 @@ def test_missing_usearch_gives_the_install_hint(model, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "usearch.index", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'sentvec\[index\]'"):
         Index.create(tmp_path / "i", model)
+
+
+def test_checkpoints_grow_with_the_graph(model, tmp_path, monkeypatch):
+    """Each checkpoint writes the whole graph, so they come every ``checkpoint_every`` changes or a quarter of the
+    graph, whichever is more: the bytes written stay proportional to the index, not quadratic in it."""
+    from sentvec.index.ann import AnnIndex
+
+    sizes: list[int] = []
+    save = AnnIndex.save
+
+    def counting_save(self, folder):
+        sizes.append(len(self))
+        return save(self, folder)
+
+    monkeypatch.setattr(AnnIndex, "save", counting_save)
+    docs = make_docs(400, seed=3)
+    with Index.create(tmp_path / "i", model) as index:
+        index.checkpoint_every = 10
+        index.add(docs, batch_size=10)
+    assert sizes[-1] == 400  # close writes the rest
+    during = sizes[:-1]
+    assert during[0] == 10
+    for before, after in itertools.pairwise(during):
+        assert after - before >= max(10, before // 4)
+    assert len(sizes) < 20  # a checkpoint every 10 changes would write 40 files

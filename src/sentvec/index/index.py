@@ -8,10 +8,13 @@ Folder layout (see :mod:`sentvec.index.store` and :mod:`sentvec.index.ann`):
 
 Durability: :meth:`Index.add` commits its documents to SQLite batch by batch (``synchronous=FULL``); a batch is
 *acknowledged* when ``on_batch`` is called with its report: from then on its documents survive a crash, even
-``kill -9``. The ANN file is only rewritten at checkpoints (every ``checkpoint_every`` changes and on
-:meth:`Index.close`); opening for writing catches the graph up from SQLite (keys above the file's ``last_key``,
-tombstones above its ``tomb_seq``) and checkpoints. Readers (``read_only=True``) memory-map the file in use and
-search the rows it lacks exactly, inside one SQLite snapshot, so each search sees one committed state.
+``kill -9``. The ANN file is only rewritten at checkpoints: on :meth:`Index.close`, and once the changes since
+the last one reach ``checkpoint_every`` or a quarter of the graph, whichever is more (each checkpoint writes the
+whole graph: a fixed interval would write a growing file over and over, O(n²) bytes for a bulk build; this keeps
+the bytes written proportional to the index). Opening for writing catches the graph up from SQLite (keys above
+the file's ``last_key``, tombstones above its ``tomb_seq``) and checkpoints. Readers (``read_only=True``)
+memory-map the file in use and search the rows it lacks exactly, inside one SQLite snapshot, so each search sees
+one committed state.
 """
 
 from __future__ import annotations
@@ -63,11 +66,13 @@ logger = logging.getLogger(__name__)
 
 RESCORE_FACTOR = 10  # compressed codes or a filter: rescore max(10 × k, 100) ANN candidates with float32 vectors
 RESCORE_MIN = 100
-CHECKPOINT_EVERY = 10_000
+CHECKPOINT_EVERY = 10_000  # changes between checkpoints at least ...
+CHECKPOINT_FRACTION = 4  # ... and at least 1/4 of the graph
 EXACT_CHUNK = 50_000
 ENCODE_BATCH_SIZE = 32
 
 Doc = Mapping[str, Any] | str
+Ranked = tuple[np.ndarray, np.ndarray]  # one query's result keys and scores, best first
 _T = TypeVar("_T")
 
 
@@ -367,7 +372,8 @@ class Index:
         self._lag += int(keys.size + removed.size)
 
     def _maybe_checkpoint(self) -> None:
-        if self._lag >= self.checkpoint_every:
+        graph = len(self._ann) if self._ann is not None else 0
+        if self._lag >= max(self.checkpoint_every, graph // CHECKPOINT_FRACTION):
             self.checkpoint()
 
     def checkpoint(self) -> None:
