@@ -3,7 +3,7 @@
 - A subprocess adds many documents, printing each acknowledged (committed) batch; it is killed with SIGKILL after a
   few batches. The index must reopen with every acknowledged id, search, and a re-run of the same add must complete
   it without duplicates.
-- A reader thread searches while a writer adds: every read sees one committed state.
+- A reader thread searches while a writer adds: inside one snapshot the count and an exact search agree.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 from _tiny_model import WORDS
 
 from sentvec.index import Index
+from sentvec.search.exact import semantic_search
 
 pytest.importorskip("usearch")
 
@@ -38,6 +39,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, {here!r})
 import sentvec
 from sentvec.index import Index
+from sentvec.search.exact import semantic_search
 from test_index_crash import corpus
 
 model = sentvec.load(sys.argv[1], device="cpu")
@@ -113,17 +115,11 @@ def test_kill_during_add_keeps_acknowledged_batches(model, model_dir, tmp_path):
 
 
 def test_readers_see_consistent_states_while_a_writer_adds(model, tmp_path):
+    """Inside one snapshot, the document count and an exact search agree: the hits are the top 10 of exactly the
+    first ``n`` documents (keys follow the feed order), never of a state between two commits."""
     folder = tmp_path / "index"
     docs = list(corpus(600))
-    yielded: set[str] = set()
-    guard = threading.Lock()
-
-    def feed():
-        for doc in docs:
-            with guard:
-                yielded.add(doc["id"])
-            yield doc
-
+    emb = model.encode([d["text"] for d in docs])
     writer = Index.create(folder, model)
     writer.checkpoint_every = 100  # readers switch ANN files while they read
     errors: list[BaseException] = []
@@ -135,30 +131,35 @@ def test_readers_see_consistent_states_while_a_writer_adds(model, tmp_path):
             with Index.open(folder, read_only=True) as reader:
                 rng = np.random.default_rng(0)
                 while not done.is_set() or len(lengths) < 5:
-                    before = len(reader)
                     query = rng.standard_normal(model.dimension).astype(np.float32)
-                    exact = len(lengths) % 5 == 4
-                    hits = reader.search(query, k=10, exact=exact, filter={"n": 7} if len(lengths) % 7 == 6 else None)
-                    with guard:
-                        allowed = set(yielded)
+                    exact, filtered = len(lengths) % 5 == 4, len(lengths) % 7 == 6
+                    with reader.store.snapshot():
+                        n = len(reader)
+                        hits = reader.search(query, k=10, exact=exact, filter={"n": 7} if filtered else None)
                     ids = [h.id for h in hits]
-                    assert set(ids) <= allowed and len(ids) == len(set(ids))
+                    assert len(ids) == len(set(ids))
                     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-                    if len(lengths) % 7 != 6:
-                        assert len(hits) >= min(10, before)
-                    lengths.append(before)
+                    assert all(int(i[1:]) < n for i in ids)  # only documents committed in this snapshot
+                    if filtered:
+                        assert ids == (["c7"] if n > 7 else [])
+                    elif exact:
+                        expected = [docs[h.corpus_id]["id"] for h in semantic_search(query, emb[:n], top_k=10)[0]]
+                        assert ids == expected, (n, ids, expected)
+                    else:
+                        assert len(hits) == min(10, n)
+                    lengths.append(n)
         except BaseException as e:
             errors.append(e)
 
     thread = threading.Thread(target=read)
     thread.start()
     try:
-        writer.add(feed(), batch_size=20, on_batch=lambda _: time.sleep(0.01))
+        writer.add(docs, batch_size=20, on_batch=lambda _: time.sleep(0.01))
     finally:
         done.set()
         thread.join(timeout=120)
         writer.close()
     assert not errors, errors[0]
-    assert lengths == sorted(lengths) and lengths[-1] <= len(docs)
+    assert max(lengths) <= len(docs)
     with Index.open(folder, read_only=True) as reader:
         assert len(reader) == len(docs)
