@@ -22,6 +22,7 @@ from sentvec.index import (
     model_fingerprint,
     text_id,
 )
+from sentvec.index import index as index_module
 from sentvec.index.store import release_lock
 from sentvec.search.exact import semantic_search
 

@@ -217,7 +217,7 @@ class Index:
         removed, tomb = self.store.tombstones(after=tomb)
         ann.remove(np.asarray(removed, dtype=np.int64))
         added = 0
-        for keys, vectors, _ in self.store.iter_vectors(self.dimension, after=covered):
+        for keys, vectors in self.store.iter_vectors(self.dimension, after=covered):
             ann.add(keys, self.codec.encode(vectors))
             added += len(keys)
         self._ann, self._ann_state = ann, state
@@ -425,7 +425,8 @@ class Index:
         self._check_open()
         matrix = self._query_matrix(queries)
         where = dict(filter or {})
-        return self._read(lambda: self._exact(matrix, k, where) if exact else self._approximate(matrix, k, where))
+        search = self._exact if exact else self._approximate
+        return self._read(lambda: self._hits(search(matrix, k, where)))
 
     def _read(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` in one SQLite snapshot, a reader's view first switched to the ANN file it names."""
@@ -451,57 +452,63 @@ class Index:
             raise ValueError(f"query vectors have dimension {matrix.shape[1]}, the index {self.dimension}")
         return matrix
 
-    def _approximate(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[list[SearchHit]]:
+    def _approximate(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[Ranked]:
         """ANN candidates (plus the rows the graph lacks) rescored exactly; exact search on a shortfall."""
         filtered = bool(where)
         count = 2 * k if self.codec.exact_candidates and not filtered else max(RESCORE_FACTOR * k, RESCORE_MIN)
         ann = self._ann if self._ann is not None and len(self._ann) else None
         candidates = ann.search(self.codec.encode(queries), count) if ann else [np.zeros(0, np.int64)] * len(queries)
-        tail = [part for part in self.store.iter_vectors(self.dimension, after=self._covered, where=where)]
+        # the candidates' vectors (and metadata, to filter) in one read for all queries; then rows by key
+        union = np.unique(np.concatenate(candidates)) if candidates else np.zeros(0, np.int64)
+        keys, vectors, metadata = self.store.vectors(union[union <= self._covered], self.dimension)
+        if filtered:
+            keep = np.fromiter((matches(m, where) for m in metadata), dtype=bool, count=len(keys))
+            keys, vectors = keys[keep], vectors[keep]
+        tail = list(self.store.iter_vectors(self.dimension, after=self._covered, where=where))
         tail_keys = np.concatenate([p[0] for p in tail]) if tail else np.zeros(0, np.int64)
         tail_vectors = np.concatenate([p[1] for p in tail]) if tail else np.zeros((0, self.dimension), np.float32)
         total: int | None = None
-        results: list[list[SearchHit]] = []
+        results: list[Ranked] = []
         for i, found in enumerate(candidates):
-            keys, vectors, metadata = self.store.vectors(found[found <= self._covered], self.dimension)
-            if filtered:
-                keep = np.fromiter((matches(m, where) for m in metadata), dtype=bool, count=len(keys))
-                keys, vectors = keys[keep], vectors[keep]
-            keys, vectors = np.concatenate([keys, tail_keys]), np.concatenate([vectors, tail_vectors])
-            if len(keys) < k:
+            rows = np.flatnonzero(np.isin(keys, found))  # keys ascending: ties in score go to the earlier document
+            query_keys = np.concatenate([keys[rows], tail_keys])
+            query_vectors = np.concatenate([vectors[rows], tail_vectors])
+            if len(query_keys) < k:
                 total = len(self) if total is None and not filtered else total
-                if filtered or len(keys) < (total or 0):
+                if filtered or len(query_keys) < (total or 0):
                     results.extend(self._exact(queries[i : i + 1], k, where))
                     continue
-            order = np.argsort(keys, kind="stable")  # ties in score go to the earlier document
-            scores, idx = semantic_search_arrays(queries[i], vectors[order], top_k=k, score=self.similarity)
-            results.append(self._hits(keys[order][idx[0]], scores[0]))
+            scores, idx = semantic_search_arrays(queries[i], query_vectors, top_k=k, score=self.similarity)
+            results.append((query_keys[idx[0]], scores[0]))
         return results
 
-    def _exact(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[list[SearchHit]]:
+    def _exact(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[Ranked]:
         """Exact top-k over every matching document, streamed ``EXACT_CHUNK`` rows at a time in key order."""
         best = TopK(len(queries), k)
-        for keys, vectors, _ in self.store.iter_vectors(self.dimension, where=where, chunk=EXACT_CHUNK):
+        for keys, vectors in self.store.iter_vectors(self.dimension, where=where, chunk=EXACT_CHUNK):
             if len(keys):
                 scores, idx = semantic_search_arrays(
                     queries, vectors, top_k=k, score=self.similarity, corpus_chunk_size=EXACT_CHUNK
                 )
                 best.add(scores, keys[idx])
-        return [self._hits(best.indices[i], best.scores[i]) for i in range(len(queries))]
+        return [(best.indices[i], best.scores[i]) for i in range(len(queries))]
 
-    def _hits(self, keys: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
-        rows = self.store.rows([int(key) for key in keys])
+    def _hits(self, ranked: list[Ranked]) -> list[list[SearchHit]]:
+        """The ranked keys of each query as hits, their documents read in one query for all."""
+        docs = self.store.documents(np.unique(np.concatenate([keys for keys, _ in ranked])) if ranked else [])
         return [
-            SearchHit(rows[key].id, float(score), rows[key].text, rows[key].metadata)
-            for key, score in zip(keys.tolist(), scores.tolist(), strict=True)
-            if key in rows
+            [
+                SearchHit(docs[key].id, float(score), docs[key].text, docs[key].metadata)
+                for key, score in zip(keys.tolist(), scores.tolist(), strict=True)
+                if key in docs
+            ]
+            for keys, scores in ranked
         ]
 
     def get(self, doc_id: str) -> Document | None:
         """The stored document with this id, or None."""
         self._check_open()
-        row = self.store.get(str(doc_id))
-        return None if row is None else Document(row.id, row.text, row.metadata)
+        return self.store.get(str(doc_id))
 
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and self.get(doc_id) is not None
@@ -530,11 +537,7 @@ class Index:
             "ann_file": None if state is None else state.file,
             "ann_pending": pending,
             "int8_calibrated": self.codec.ranges is not None if self.precision == "int8" else None,
-            "hnsw": {
-                "connectivity": CONNECTIVITY,
-                "expansion_add": EXPANSION_ADD,
-                "expansion_search": EXPANSION_SEARCH,
-            },
+            "hnsw": self.config.get("hnsw"),  # as created (a memory-mapped view does not know expansion_add)
             "read_only": self.read_only,
         }
 

@@ -96,16 +96,6 @@ class AnnState:
     tomb_seq: int
 
 
-@dataclasses.dataclass(frozen=True)
-class Row:
-    """One stored document."""
-
-    key: int
-    id: str
-    text: str
-    metadata: dict[str, Any]
-
-
 # --- model fingerprint -------------------------------------------------------------------------------------------
 
 FINGERPRINT_BYTES = 64
@@ -221,10 +211,10 @@ class DocumentStore:
         self.path = folder / DB_FILE
         if not create and not self.path.is_file():
             raise IndexFormatError(f"{folder}: not an index folder (no {DB_FILE})")
+        # timeout: SQLite's busy timeout, how long a statement waits for another connection's lock
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0)
         self._lock = threading.RLock()
         self._depth = 0
-        self._conn.execute("PRAGMA busy_timeout = 30000")
         if create:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.executescript(SCHEMA)
@@ -292,15 +282,13 @@ class DocumentStore:
 
     def max_key(self) -> int:
         """The largest key ever used (0 when none), deleted rows included."""
-        row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")
-        return int(row[0][0]) if row else 0
+        return self._sequence("documents")
 
     def _select_in(self, sql: str, values: Sequence[Any]) -> list[Any]:
         """Rows of ``sql`` (with one ``IN ({marks})``) for all ``values``, asked ``SQL_CHUNK`` values at a time
         (SQLite caps the number of parameters of one statement)."""
         found: list[Any] = []
-        for start in range(0, len(values), SQL_CHUNK):
-            chunk = list(values[start : start + SQL_CHUNK])
+        for chunk in _chunks(values):
             found += self._query(sql.format(marks=",".join("?" * len(chunk))), chunk)
         return found
 
@@ -329,20 +317,19 @@ class DocumentStore:
     def delete_keys(self, keys: Sequence[int]) -> None:
         """Delete documents and record tombstones for the ANN file (inside a write transaction)."""
         with self._lock:
-            for start in range(0, len(keys), SQL_CHUNK):
-                chunk = list(keys[start : start + SQL_CHUNK])
+            for chunk in _chunks(keys):
                 self._conn.execute(f"DELETE FROM documents WHERE key IN ({','.join('?' * len(chunk))})", chunk)
             self._conn.executemany("INSERT INTO tombstones (key) VALUES (?)", [(k,) for k in keys])
 
-    def get(self, doc_id: str) -> Row | None:
+    def get(self, doc_id: str) -> Document | None:
         """One document by id."""
-        rows = self._query("SELECT key, id, text, metadata FROM documents WHERE id = ?", (doc_id,))
-        return _row(rows[0]) if rows else None
+        rows = self._query("SELECT id, text, metadata FROM documents WHERE id = ?", (doc_id,))
+        return _document(rows[0]) if rows else None
 
-    def rows(self, keys: Sequence[int] | np.ndarray) -> dict[int, Row]:
-        """``{key: Row}`` of the given keys that are stored."""
+    def documents(self, keys: Sequence[int] | np.ndarray) -> dict[int, Document]:
+        """``{key: Document}`` of the given keys that are stored."""
         sql = "SELECT key, id, text, metadata FROM documents WHERE key IN ({marks})"
-        return {int(raw[0]): _row(raw) for raw in self._select_in(sql, [int(k) for k in keys])}
+        return {int(raw[0]): _document(raw[1:]) for raw in self._select_in(sql, [int(k) for k in keys])}
 
     def vectors(
         self, keys: Sequence[int] | np.ndarray, dimension: int
@@ -351,13 +338,13 @@ class DocumentStore:
         sql = "SELECT key, vector, metadata FROM documents WHERE key IN ({marks})"
         found = self._select_in(sql, [int(k) for k in keys])
         found.sort(key=lambda r: r[0])
-        return _unpack(found, dimension)
+        return (*_unpack(found, dimension), [json.loads(r[2]) for r in found])
 
     def iter_vectors(
         self, dimension: int, *, after: int = 0, where: Mapping[str, Any] | None = None, chunk: int = 50000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]]:
-        """Stream ``(keys, vectors, metadata)`` chunks of the documents with key ``> after`` (by key ascending)
-        that match ``where`` (metadata is only read, and only returned, with a filter; else it is empty)."""
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Stream ``(keys, vectors)`` chunks of the documents with key ``> after`` (by key ascending) that match
+        ``where`` (metadata is only read with a filter)."""
         clause, params = _sql_filter(where or {})
         meta = "metadata" if where else "'{}'"
         sql = f"SELECT key, vector, {meta} FROM documents WHERE key > ? AND {clause} ORDER BY key LIMIT ?"
@@ -369,8 +356,7 @@ class DocumentStore:
             last, complete = int(found[-1][0]), len(found) < chunk
             if where:
                 found = [r for r in found if matches(json.loads(r[2]), where)]
-            keys, matrix, metadata = _unpack(found, dimension, with_metadata=bool(where))
-            yield keys, matrix, metadata
+            yield _unpack(found, dimension)
             if complete:
                 return
 
@@ -396,20 +382,29 @@ class DocumentStore:
 
     def last_tombstone(self) -> int:
         """The number of the last tombstone ever written (0 when none)."""
-        row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'tombstones'")
+        return self._sequence("tombstones")
+
+    def _sequence(self, table: str) -> int:
+        """The last AUTOINCREMENT number ``table`` handed out (0 when none)."""
+        row = self._query("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
         return int(row[0][0]) if row else 0
 
 
-def _row(raw: Sequence[Any]) -> Row:
-    return Row(int(raw[0]), raw[1], raw[2], json.loads(raw[3]))
+def _chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
+    """``values`` in lists of at most ``SQL_CHUNK`` (SQLite caps the parameters of one statement)."""
+    for start in range(0, len(values), SQL_CHUNK):
+        yield list(values[start : start + SQL_CHUNK])
 
 
-def _unpack(
-    found: Sequence[Sequence[Any]], dimension: int, with_metadata: bool = True
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+def _document(raw: Sequence[Any]) -> Document:
+    return Document(raw[0], raw[1], json.loads(raw[2]))
+
+
+def _unpack(found: Sequence[Sequence[Any]], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and the ``(n, D)`` float32 matrix of ``(key, vector blob, ...)`` rows."""
     keys = np.fromiter((int(r[0]) for r in found), dtype=np.int64, count=len(found))
     matrix = np.frombuffer(b"".join(r[1] for r in found), dtype=np.float32).reshape(len(found), dimension)
-    return keys, matrix, [json.loads(r[2]) for r in found] if with_metadata else []
+    return keys, matrix
 
 
 # --- documents, config and lock helpers -------------------------------------------------------------------------
