@@ -82,6 +82,14 @@ def setup(device: str = "cpu") -> Ranks:
     return Ranks(dist.get_rank(), dist.get_world_size(), owns_group=True)
 
 
+def device_for(device: str, ranks: Ranks) -> str:
+    """Where this rank trains: under a process group on CUDA, its own GPU (``cuda:LOCAL_RANK``, the one
+    :func:`setup` made current); else ``device`` unchanged."""
+    if ranks.distributed and device.startswith("cuda"):
+        return f"cuda:{torch.cuda.current_device()}"
+    return device
+
+
 def teardown(ranks: Ranks) -> None:
     """Leave the process group if :func:`setup` started it (after a barrier, so no rank leaves early)."""
     if ranks.owns_group and dist.is_initialized():

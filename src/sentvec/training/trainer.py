@@ -91,6 +91,11 @@ class Trainer:
         self.output = Path(args.output_dir)
         self.module = model.module
         self.ranks = ddp.setup(str(model.device))
+        device = ddp.device_for(str(model.device), self.ranks)
+        if device != model.device:  # torchrun on CUDA: each rank trains on its own GPU
+            model.backend.to(device)
+        for loss_fn in self.losses.values():  # a loss's own parameters (SoftmaxLoss's classifier) go along
+            loss_fn.to(device)
         self.global_batch_size = args.batch_size * self.ranks.world_size
         self.params = _unique_parameters([self.module, *self.losses.values()])
         self.optimizer = _adamw(self.params, args.weight_decay, args.learning_rate)
