@@ -102,6 +102,8 @@ def test_in_batch_margin_single_pair_and_validation(model):
         InBatchMarginLoss(model, negatives="others")
     with pytest.raises(ValueError, match="at least 2"):
         loss([["only one column"]])
+    with pytest.raises(ValueError, match=r"InBatchMarginLoss got an empty batch"):  # not a reshape error deep inside
+        loss([[], []])
 
 
 # ---------------------------------------------------------------- 2. Contrastive

@@ -187,10 +187,31 @@ def test_the_last_epoch_is_evaluated_and_checkpointed(fresh, tmp_path):
 
 
 def test_bf16_autocast_trains(fresh, tmp_path):
-    model = fresh()
-    before = weights(model)
-    result = Trainer(model, CoSENTLoss(model), load_data(SCORED, columns=[0, 1], label=2, label_kind="score"),
-                     args(tmp_path, "bf16", max_steps=3, bf16=True)).train()  # fmt: skip
+    def run(name, bf16):
+        model = fresh()
+        data = load_data(SCORED, columns=[0, 1], label=2, label_kind="score")
+        result = Trainer(model, CoSENTLoss(model), data, args(tmp_path, name, max_steps=3, bf16=bf16)).train()
+        return model, result
+
+    before = weights(fresh())
+    model, result = run("bf16", True)
     assert result.steps == 3 and math.isfinite(result.final_loss)
     assert not same_weights(before, weights(model))
     assert next(iter(weights(model).values())).dtype == torch.float32  # autocast: the weights stay fp32
+    fp32_model, _ = run("fp32", False)  # same seed and data: only the autocast differs
+    assert not same_weights(weights(model), weights(fp32_model))  # the flag took effect (bf16 rounds the forward)
+
+
+def test_a_global_batch_too_short_for_every_rank_is_skipped(fresh, tmp_path):
+    """Under torchrun each rank embeds its slice of a global batch; a last batch with fewer rows than ranks
+    would leave one with nothing to embed, so it is skipped (and counted, so a resumed run skips it too)."""
+    from sentvec.distributed.ddp import Ranks
+
+    model = fresh()
+    data = load_data(PAIRS[:9], columns=[0, 1])
+    trainer = Trainer(model, InBatchMarginLoss(model), data, args(tmp_path, "short", batch_size=2, epochs=1))
+    trainer.ranks, trainer.global_batch_size = Ranks(0, 2), 4  # rank 0 of 2: global batches of 4, 4 and 1
+    trainer._end_of_epoch = lambda: None  # (it saves a checkpoint, which would wait for rank 1)
+    slices = [batch for group in trainer._batch_groups() for _, batch in group]
+    assert [len(b) for b in slices] == [2, 2]  # the 1-row batch gave no group
+    assert trainer.position.epoch == 1

@@ -202,27 +202,20 @@ def broadcast_parameters(params: Sequence[torch.Tensor], ranks: Ranks) -> None:
 
 
 def average_gradients(params: Sequence[torch.Tensor], ranks: Ranks) -> None:
-    """Average ``.grad`` across ranks in place. A parameter without a gradient on some rank contributes zeros
-    there; one without a gradient on every rank keeps ``grad = None`` (so the optimizer skips it, as it would in
-    one process)."""
+    """Average ``.grad`` across ranks in place. Every rank scores the same global batch through the same modules,
+    so the same parameters have gradients everywhere; one without (unused) keeps ``grad = None``, and the
+    optimizer skips it, as it would in one process."""
     if not ranks.distributed:
         return
-    has_grad = torch.tensor([p.grad is not None for p in params], dtype=torch.uint8)
-    dist.all_reduce(has_grad, op=dist.ReduceOp.MAX)
-    used = [p for p, flag in zip(params, has_grad.tolist(), strict=True) if flag]
-    for bucket in _buckets(used):
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in bucket]
-        flat = torch.cat([g.reshape(-1) for g in grads])
+    for bucket in _buckets([p for p in params if p.grad is not None]):
+        flat = torch.cat([p.grad.reshape(-1) for p in bucket if p.grad is not None])
         dist.all_reduce(flat)
         flat /= ranks.world_size
         offset = 0
         for p in bucket:
+            assert p.grad is not None
             n = p.numel()
-            value = flat[offset : offset + n].view_as(p)
-            if p.grad is None:
-                p.grad = value.clone()
-            else:
-                p.grad.copy_(value)
+            p.grad.copy_(flat[offset : offset + n].view_as(p))
             offset += n
 
 

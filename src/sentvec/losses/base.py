@@ -48,8 +48,6 @@ class Loss(torch.nn.Module, abc.ABC):
         """
         sizes = [len(column) for column in columns]
         texts = [text for column in columns for text in column]
-        if not texts:
-            return [self.model.embed([]) for _ in columns]
         return list(torch.split(self.model.embed(texts), sizes))
 
     def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -63,6 +61,8 @@ class Loss(torch.nn.Module, abc.ABC):
             raise ValueError(
                 f"{type(self).__name__} needs at least {self.min_columns} text columns, got {len(columns)}"
             )
+        if not all(len(column) for column in columns):
+            raise ValueError(f"{type(self).__name__} got an empty batch (a column without rows)")
 
     def score_columns(
         self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None, score: Scorer

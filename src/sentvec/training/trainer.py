@@ -168,6 +168,9 @@ class Trainer:
                 next(stream, None)
             group: list[tuple[int, list[Example]]] = []
             for index, batch in stream:
+                if len(batch) < self.ranks.world_size:  # a last batch too short to give every rank a row
+                    self.position.batches_in_epoch += 1  # (counted, so a resumed run skips it too)
+                    continue
                 group.append((index, ddp.shard(batch, self.ranks)))
                 if len(group) == args.gradient_accumulation_steps:
                     self.position.batches_in_epoch += len(group)
@@ -190,8 +193,7 @@ class Trainer:
                     f"loss is {value} at step {self.position.step + 1} (dataset {name!r}); "
                     f"stopped without saving; last good checkpoint: {where}"
                 )
-            if loss.requires_grad:  # a rank left without examples by a short last batch has nothing to backprop
-                loss.backward()
+            loss.backward()
             total += value
         ddp.average_gradients(self.params, self.ranks)
         if self.args.max_grad_norm:
