@@ -24,9 +24,9 @@ LOSSES = {
 def main(model_dir: str, out: str) -> None:
     ranks = ddp.setup("cpu")
     words = WORDS[WORDS.index("cat") : WORDS.index("cat") + 17]
-    anchors = [" ".join(words[i : i + 3]) for i in range(12)]
-    positives = [" ".join(reversed(words[i + 1 : i + 5])) for i in range(12)]
-    scores = torch.linspace(0.0, 1.0, 12)
+    anchors = [" ".join(words[i : i + 3]) for i in range(13)]
+    positives = [" ".join(reversed(words[i + 1 : i + 5])) for i in range(13)]
+    scores = torch.linspace(0.0, 1.0, 13)
     results: dict[str, np.ndarray] = {}
     for name, kwargs in LOSSES.items():
         model = sentvec.load(model_dir, backend="torch")

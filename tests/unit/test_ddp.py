@@ -124,7 +124,8 @@ def _weights_of(model: Path) -> dict[str, np.ndarray]:
 
 def test_gathered_losses_and_averaged_gradients_equal_one_process(make_model: ModelFactory, tmp_path: Path) -> None:
     """In-batch-negative losses (plain, GradCache, the seed's margin loss) and a scored-pair loss: 2 ranks with
-    6 texts each give the loss value and the parameter gradients of 1 process with all 12."""
+    7 and 6 texts (uneven shards, as at the end of an epoch) give the loss value and the parameter gradients of
+    1 process with all 13."""
     model = _no_dropout_model(make_model)
     worker = str(Path(__file__).with_name("_ddp_worker.py"))
     _run(1, [worker, str(model), str(tmp_path / "one.npz")])

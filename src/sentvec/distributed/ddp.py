@@ -150,20 +150,8 @@ class _GatherWithGrad(torch.autograd.Function):
         return _own_rows(grad, ctx.rank, ctx.sizes), None, None
 
 
-def row_counts(local: int, device: torch.device | str = "cpu") -> list[int]:
-    """Every rank's row count, given this rank's (``[local]`` for one process)."""
-    ranks = current()
-    return _sizes(local, ranks.world_size, torch.device(device)) if ranks.distributed else [local]
-
-
-def gather(tensor: torch.Tensor, ranks: Ranks | None = None, sizes: list[int] | None = None) -> torch.Tensor:
-    """Rows of ``tensor`` from every rank in rank order; differentiable (see :class:`_GatherWithGrad`).
-    ``sizes``: every rank's row count, when already known (saves one collective)."""
-    ranks = ranks or current()
-    if not ranks.distributed:
-        return tensor
-    if sizes is None:
-        sizes = _sizes(tensor.shape[0], ranks.world_size, tensor.device)
+def _gather(tensor: torch.Tensor, ranks: Ranks, sizes: list[int]) -> torch.Tensor:
+    """Rows of ``tensor`` from every rank in rank order; differentiable (see :class:`_GatherWithGrad`)."""
     if tensor.requires_grad:
         out: torch.Tensor = _GatherWithGrad.apply(tensor, ranks.rank, sizes)
         return out
@@ -171,22 +159,22 @@ def gather(tensor: torch.Tensor, ranks: Ranks | None = None, sizes: list[int] | 
 
 
 def gather_batch(
-    embeddings: list[torch.Tensor], labels: torch.Tensor | None, sizes: list[int] | None = None
-) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-    """The global batch's column embeddings and labels, when running under a process group of several ranks;
-    the inputs unchanged otherwise. ``sizes``: the ranks' row counts (:func:`row_counts`), if already known."""
+    embeddings: list[torch.Tensor], labels: torch.Tensor | None
+) -> tuple[list[torch.Tensor], torch.Tensor | None, list[int]]:
+    """The global batch's column embeddings and labels, and every rank's row count, when running under a process
+    group of several ranks (every column has this rank's rows); the inputs and ``[rows]`` otherwise."""
     ranks = current()
-    if not ranks.distributed or not embeddings:
-        return embeddings, labels
-    if sizes is None:  # every column has this rank's rows
-        sizes = _sizes(embeddings[0].shape[0], ranks.world_size, embeddings[0].device)
-    gathered = [gather(e, ranks, sizes) for e in embeddings]
-    return gathered, (gather(labels, ranks, sizes) if labels is not None else None)
+    local = embeddings[0].shape[0]
+    if not ranks.distributed:
+        return embeddings, labels, [local]
+    sizes = _sizes(local, ranks.world_size, embeddings[0].device)
+    gathered = [_gather(e, ranks, sizes) for e in embeddings]
+    return gathered, (_gather(labels, ranks, sizes) if labels is not None else None), sizes
 
 
 def local_gradient(grad: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     """This rank's share of the gradient with respect to a gathered tensor whose ranks' row counts are ``sizes``
-    (see :func:`row_counts`), as the backward of :func:`gather` computes it (GradCache scores the gathered batch
+    (from :func:`gather_batch`), as the backward of :func:`gather` computes it (GradCache scores the gathered batch
     outside autograd and needs the same share). The gradient itself for one process."""
     ranks = current()
     return _own_rows(grad, ranks.rank, sizes) if ranks.distributed else grad

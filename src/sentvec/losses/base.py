@@ -70,7 +70,7 @@ class Loss(torch.nn.Module, abc.ABC):
         """Embed the columns and apply ``score`` to their embeddings: the one place that turns texts into a loss,
         so wrappers (Matryoshka) pass their own scoring and variants (GradCache) change how embedding happens."""
         # Under torchrun, the global batch's embeddings and labels (a no-op in one process).
-        embeddings, labels = gather_batch(self.embed(columns), labels)
+        embeddings, labels, _ = gather_batch(self.embed(columns), labels)
         return score(embeddings, labels)
 
     @abc.abstractmethod

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from sentvec.distributed.ddp import gather_batch, local_gradient, row_counts
+from sentvec.distributed.ddp import gather_batch, local_gradient
 from sentvec.losses._util import SimilarityArg
 from sentvec.losses.base import Loss, Scorer
 from sentvec.losses.ranking import MultipleNegativesRankingLoss
@@ -81,8 +81,7 @@ class CachedLoss(Loss):
         function of the column embeddings; wrappers pass their own)."""
         chunks = [self._chunks(column) for column in columns]
         states, local = self._embed_without_grad(chunks)
-        sizes = row_counts(len(local[0])) if local else []  # the ranks' rows (every column has this rank's)
-        embeddings, labels = gather_batch(local, labels, sizes)  # the global batch under torchrun
+        embeddings, labels, sizes = gather_batch(local, labels)  # the global batch under torchrun
         if not torch.is_grad_enabled():
             return score(embeddings, labels)
         leaves = [e.detach().requires_grad_() for e in embeddings]
