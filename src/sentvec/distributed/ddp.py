@@ -97,10 +97,13 @@ def teardown(ranks: Ranks) -> None:
         dist.destroy_process_group()
 
 
-def barrier(ranks: Ranks) -> None:
-    """Wait for every rank (no-op for one process)."""
-    if ranks.distributed:
-        dist.barrier()
+def gather_objects(obj: Any, ranks: Ranks) -> list[Any] | None:
+    """Every rank's ``obj`` on rank 0, in rank order (None on the other ranks; ``[obj]`` for one process)."""
+    if not ranks.distributed:
+        return [obj]
+    out: list[Any] | None = [None] * ranks.world_size if ranks.is_main else None
+    dist.gather_object(obj, out, dst=0)
+    return out
 
 
 def shard(batch: Sequence[T], ranks: Ranks) -> list[T]:

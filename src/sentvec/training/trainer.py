@@ -237,8 +237,7 @@ class Trainer:
     def _evaluate(self) -> None:
         if self.evaluator is None:
             return
-        if not self.ranks.is_main:
-            ddp.barrier(self.ranks)
+        if not self.ranks.is_main:  # the others wait for rank 0 in the next step's collectives
             return
         self.module.eval()
         with torch.no_grad():
@@ -250,11 +249,13 @@ class Trainer:
         if best is None or (value > best if result.greater_is_better else value < best):
             self.position.best_metric, self.position.best_step = value, self.position.step
             _atomic_save(self.output / BEST_DIR, self.model.save)
-        ddp.barrier(self.ranks)
 
     def _save_checkpoint(self) -> None:
+        # each rank draws its own dropout masks: rank 0 saves every rank's RNG state, so a resumed run continues
+        rng = ddp.gather_objects(
+            {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}, self.ranks
+        )
         if not self.ranks.is_main:
-            ddp.barrier(self.ranks)
             return
 
         def write(folder: Path) -> None:
@@ -264,13 +265,12 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "losses": {n: loss.state_dict() for n, loss in self.losses.items()},
-                "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
+                "rng": rng,  # one state per rank
                 "args": self.args.to_dict(),
             }
             torch.save(state, folder / STATE_FILE)
 
         _atomic_save(self.output / LAST_DIR, write)
-        ddp.barrier(self.ranks)
 
     def _restore(self, folder: Path) -> None:
         from sentvec.loading import load
@@ -286,9 +286,10 @@ class Trainer:
         for name, loss_state in state["losses"].items():
             self.losses[name].load_state_dict(loss_state)
         self.position = _Position(**state["position"])
-        torch.set_rng_state(state["rng"]["torch"])
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
+        rng = state["rng"][self.ranks.rank % len(state["rng"])]  # this rank's (with as many ranks as before)
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
 
     def _log(self, record: dict[str, Any]) -> None:
         if not self.ranks.is_main:
