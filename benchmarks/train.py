@@ -39,8 +39,17 @@ REPO = Path(__file__).resolve().parents[1]
 STSB_TRAIN = REPO / ".." / "shared" / "data" / "stsb" / "stsb-en-train.csv"
 MODEL_NAME = "all-MiniLM-L6-v2"
 LOSSES = ("CoSENTLoss", "MultipleNegativesRankingLoss")
-IN_BATCH = {"MultipleNegativesRankingLoss"}
 LEARNING_RATE = 2e-5
+
+
+def in_batch(loss_name: str) -> bool:
+    """Whether the loss uses in-batch negatives (pairs without labels, no duplicates in a batch): sentvec's own
+    flag on the loss class, so the two libraries get the same data and sampler."""
+    from sentvec import losses
+
+    return bool(getattr(losses, loss_name).in_batch_negatives)
+
+
 WARMUP_RATIO = 0.1
 WEIGHT_DECAY = 0.01
 SEED = 42
@@ -97,10 +106,10 @@ def reference_runner(source: str, loss_name: str, pairs: list[tuple[str, str, fl
     from transformers.trainer_callback import PrinterCallback
 
     columns: dict[str, list[Any]] = {"sentence1": [p[0] for p in pairs], "sentence2": [p[1] for p in pairs]}
-    if loss_name not in IN_BATCH:
+    if not in_batch(loss_name):
         columns["score"] = [p[2] for p in pairs]
     dataset = Dataset.from_dict(columns)
-    sampler = BatchSamplers.NO_DUPLICATES if loss_name in IN_BATCH else BatchSamplers.BATCH_SAMPLER
+    sampler = BatchSamplers.NO_DUPLICATES if in_batch(loss_name) else BatchSamplers.BATCH_SAMPLER
 
     class StepTimes(TrainerCallback):
         def __init__(self) -> None:
@@ -150,7 +159,7 @@ def sentvec_runner(loss_name: str, pairs: list[tuple[str, str, float]], batch_si
     from sentvec import losses
     from sentvec.training import Trainer, TrainingArgs, load_data
 
-    if loss_name in IN_BATCH:
+    if in_batch(loss_name):
         data = load_data([p[:2] for p in pairs], columns=(0, 1))
     else:
         data = load_data(pairs, columns=(0, 1), label=2, label_kind="score", score_range=(0.0, 1.0))
