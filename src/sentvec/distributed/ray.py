@@ -75,29 +75,27 @@ class EncodeReport:
 
 
 class _Counter:
-    """Rows embedded so far (for progress: a retried batch counts twice; the final total is read from the
-    written files), and the truncation report of each batch, keyed by the batch's first id and size so that a
-    retried batch replaces its own entry instead of counting twice."""
+    """What the actors report of each batch they embedded, keyed by the batch's first id and size, so that a
+    retried batch replaces its first try: rows (for progress; the final total is read from the written files),
+    tokens, truncated rows and one truncated row's id."""
 
     def __init__(self) -> None:
-        self.rows = 0
-        self.batches: dict[tuple[str, int], tuple[int, int, Any]] = {}
+        self.batches: dict[tuple[str, int], tuple[int, int, int, Any]] = {}
         self.max_seq_length = 0
 
-    def add(self, n: int, key: tuple[str, int], tokens: int, truncated: int, first: Any, max_seq_length: int) -> None:
-        self.rows += n
-        self.batches[key] = (tokens, truncated, first)
+    def add(self, key: tuple[str, int], tokens: int, truncated: int, first: Any, max_seq_length: int) -> None:
+        self.batches[key] = (key[1], tokens, truncated, first)
         self.max_seq_length = max_seq_length
 
     def value(self) -> int:
-        return self.rows
+        return sum(rows for rows, _, _, _ in self.batches.values())
 
     def truncation(self) -> tuple[int, int, Any, int]:
         """Tokens, truncated rows, one truncated row's id, max_seq_length."""
-        firsts = [f for _, n, f in self.batches.values() if n]
+        firsts = [first for _, _, n, first in self.batches.values() if n]
         return (
-            sum(t for t, _, _ in self.batches.values()),
-            sum(n for _, n, _ in self.batches.values()),
+            sum(t for _, t, _, _ in self.batches.values()),
+            sum(n for _, _, n, _ in self.batches.values()),
             firsts[0] if firsts else None,
             self.max_seq_length,
         )
@@ -161,10 +159,9 @@ class _Embedder:
         table = pa.table(
             {"id": ids, "embedding": pa.FixedSizeListArray.from_arrays(values, emb.shape[1] if len(emb) else 0)}
         )
-        if self.counter is not None and len(texts):
+        if len(texts):
             cut = info.truncated_indices
             self.counter.add.remote(
-                len(texts),
                 (repr(ids[0].as_py()), len(texts)),
                 info.total_tokens,
                 len(cut),
