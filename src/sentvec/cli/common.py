@@ -6,9 +6,10 @@ import argparse
 from typing import Any
 
 
-def model_arg(p: argparse.ArgumentParser) -> None:
-    """Add ``--model`` (required) and ``--device``."""
-    p.add_argument("--model", "-m", required=True, help="model name (e.g. all-MiniLM-L6-v2) or folder")
+def model_arg(p: argparse.ArgumentParser, required: bool = True, default: str | None = None) -> None:
+    """Add ``--model`` and ``--device``; an optional ``--model`` says what stands in for it (``default``)."""
+    help_text = "model name (e.g. all-MiniLM-L6-v2) or folder" + (f" (default: {default})" if default else "")
+    p.add_argument("--model", "-m", required=required, help=help_text)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
 
 

@@ -32,8 +32,7 @@ def add_parsers(eval_sub: Any) -> None:
         help="information retrieval on a BEIR folder (NDCG@10, MRR@10, MAP@100, Recall@k, ...)",
         description="Rank the corpus for each query by exact search; score the rankings against the qrels.",
     )
-    ir.add_argument("--model", "-m", help="model name or folder (with --data; default with --index: the index's)")
-    ir.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    model_arg(ir, required=False, default="with --index, the index's model; needed with --data")
     ir.add_argument("--data", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")
     ir.add_argument("--split", default="test", help="qrels file to use: qrels/<split>.tsv (default: test)")
     ir.add_argument("--index", type=Path, help="rank with a sentvec index instead (with --queries and --qrels)")

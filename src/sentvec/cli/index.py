@@ -9,6 +9,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from sentvec.cli.common import load_model, model_arg
 from sentvec.errors import DataFormatError
 
 PRECISIONS = ("float32", "int8", "binary")
@@ -25,14 +26,14 @@ def add_parser(sub: Any) -> None:
     isub = p.add_subparsers(dest="index_command", required=True, metavar="COMMAND")
 
     build = isub.add_parser("build", help="index a corpus (.jsonl, BEIR corpus.jsonl as is, or .txt) into a folder")
-    build.add_argument("--model", "-m", required=True, help="model name or folder")
+    model_arg(build)
     build.add_argument("--out", required=True, type=Path, help="the index folder to create")
     build.add_argument("--precision", default="float32", choices=PRECISIONS, help="vectors the HNSW graph holds")
     build.set_defaults(func=cmd_build)
 
     add = isub.add_parser("add", help="add the documents of a file to an index (ids already present are skipped)")
     add.add_argument("dir", type=Path, help="index folder")
-    add.add_argument("--model", "-m", help="model name or folder (default: the index's model)")
+    model_arg(add, required=False, default="the index's model")
     add.set_defaults(func=cmd_add)
     for q in (build, add):
         q.add_argument("--input", required=True, type=Path, help=".jsonl (one document per line) or .txt")
@@ -40,7 +41,6 @@ def add_parser(sub: Any) -> None:
         q.add_argument("--text-field", default="text", help="text field of a .jsonl input (default: text)")
         q.add_argument("--title-field", default="title", help="title field, prepended to the text (default: title)")
         q.add_argument("--batch-size", type=int, default=256, help="documents encoded and committed at a time")
-        q.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
 
     search = isub.add_parser("search", help="search an index with a text query")
     search.add_argument("dir", type=Path, help="index folder")
@@ -67,8 +67,7 @@ def add_parser(sub: Any) -> None:
     ev.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
     ev.set_defaults(func=cmd_eval)
     for q in (search, ev):
-        q.add_argument("--model", "-m", help="model name or folder (default: the index's model)")
-        q.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+        model_arg(q, required=False, default="the index's model")
 
 
 # --- input --------------------------------------------------------------------------------------------------------
@@ -80,12 +79,13 @@ def read_documents(path: Path, id_field: str, text_field: str, title_field: str 
     metadata the record's ``metadata`` object plus its other fields."""
     from sentvec.jsonl import iter_objects
 
+    if path.suffix.lower() == ".txt":
+        from sentvec.cli.textio import read_texts
+
+        yield from (line for line in read_texts(path) if line.strip())
+        return
     if not path.is_file():
         raise DataFormatError(path, None, "file not found")
-    if path.suffix.lower() == ".txt":
-        with open(path, encoding="utf-8") as f:
-            yield from (line.rstrip("\n") for line in f if line.strip())
-        return
     if path.suffix.lower() != ".jsonl":
         raise DataFormatError(path, None, "unsupported input type; use .jsonl or .txt")
     for line, obj in iter_objects(path):
@@ -114,15 +114,13 @@ def _document(
 
 
 def _load_model(args: argparse.Namespace, config: dict[str, Any] | None = None) -> Any:
-    import sentvec
-
-    name: str | None = getattr(args, "model", None)
-    if name is None and config is not None:
+    """The model of ``--model``, or else the one the index was built with."""
+    if args.model is None and config is not None:
         source = config.get("model_source")
-        name = source if source and Path(source).is_dir() else str(config["model_name"])
-    if name is None:
+        args.model = source if source and Path(source).is_dir() else str(config["model_name"])
+    if args.model is None:
         raise ValueError("--model is required")
-    return sentvec.load(name, device=getattr(args, "device", None))
+    return load_model(args)
 
 
 def _stored_config(folder: Path) -> dict[str, Any]:
