@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentvec.cli.common import load_model, model_arg
 from sentvec.errors import DataFormatError
+
+if TYPE_CHECKING:
+    from sentvec.evaluation import EvaluationResult
 
 FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 BINARY_COLUMNS = ("sentence1", "sentence2", "label")
@@ -98,12 +101,14 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
         f"IR evaluation of {args.model} on {args.data} (split {args.split}: {len(evaluator.queries)} queries, "
         f"{len(evaluator.corpus)} documents), score function {fn}"
     )
-    print_ir_table({key.removeprefix(f"{fn}_"): v for key, v in result.metrics.items() if key.startswith(f"{fn}_")})
+    print_ir_table(result)
     return _finish(args, result)
 
 
-def print_ir_table(values: Mapping[str, float]) -> None:
-    """The IR metrics (``mrr@10``, ``ndcg@10``, ...) as a table, grouped by metric kind."""
+def print_ir_table(result: EvaluationResult) -> None:
+    """The primary function's IR metrics (``mrr@10``, ``ndcg@10``, ...) as a table, grouped by metric kind."""
+    prefix = result.primary_metric.partition("_")[0] + "_"
+    values = {key.removeprefix(prefix): v for key, v in result.metrics.items() if key.startswith(prefix)}
     print(f"{'metric':<14}{'value':>8}")
     for kind, label in IR_LABELS.items():
         for key, value in values.items():

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sentvec.cli.common import load_model, model_arg
 from sentvec.errors import DataFormatError
 
 PRECISIONS = ("float32", "int8", "binary")
-IR_KS = 100  # the largest k of InformationRetrievalEvaluator's default metrics (MAP@100)
 
 
 def add_parser(sub: Any) -> None:
@@ -215,24 +214,23 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """``sentvec index eval``: the metrics of ``sentvec eval ir``, from the index's rankings."""
     from sentvec.cli.evaluate import _finish, print_ir_table
-    from sentvec.evaluation import EvaluationResult, load_qrels, load_queries, retrieval_metrics
+    from sentvec.evaluation import load_qrels, load_queries
+    from sentvec.evaluation.retrieval import DEFAULT_KS, relevant_queries, score_rankings
     from sentvec.index import Index
 
     queries = load_queries(args.queries)
-    qrels = load_qrels(args.qrels)
-    query_ids = [qid for qid in queries if qrels.get(qid)]
+    query_ids, relevant = relevant_queries(queries, load_qrels(args.qrels))
     if not query_ids:
         raise ValueError(f"{args.qrels}: no query of {args.queries} has a relevant document")
     model = _load_model(args, _stored_config(args.dir))
+    depth = max(k for ks in DEFAULT_KS.values() for k in ks)  # as deep as the evaluator ranks
     with Index.open(args.dir, model, read_only=True) as index:
-        fn = index.similarity.value
-        hits = index.search_many([queries[qid] for qid in query_ids], k=IR_KS, exact=args.exact)
+        fn = index.similarity
+        hits = index.search_many([queries[str(qid)] for qid in query_ids], k=depth, exact=args.exact)
         n_docs = len(index)
-    relevant = [cast("Mapping[Hashable, float]", qrels[qid]) for qid in query_ids]
-    values = retrieval_metrics([[h.id for h in row] for row in hits], relevant)
-    metrics = {f"{fn}_{key}": value for key, value in values.items()}
-    result = EvaluationResult(name=f"{args.dir.name}-index", metrics=metrics, primary_metric=f"{fn}_ndcg@10")
+    rankings = {fn: [[h.id for h in row] for row in hits]}
+    result = score_rankings(rankings, relevant, fn, f"{args.dir.name}-index")
     mode = "exact search" if args.exact else "HNSW search"
-    print(f"IR evaluation of index {args.dir} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn}")
-    print_ir_table(values)
+    print(f"IR evaluation of index {args.dir} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn.value}")
+    print_ir_table(result)
     return _finish(args, result)

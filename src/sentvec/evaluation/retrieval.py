@@ -33,6 +33,48 @@ def _grades(qid: Hashable, relevant: Relevant) -> dict[Hashable, float]:
     return grades
 
 
+DEFAULT_KS: dict[str, tuple[int, ...]] = {
+    "accuracy": (1, 3, 5, 10),
+    "precision": (1, 3, 5, 10),  # precision and recall
+    "mrr": (10,),
+    "ndcg": (10,),
+    "map": (100,),
+}
+
+
+def relevant_queries(
+    queries: Iterable[Any], relevant_docs: Mapping[Any, Relevant]
+) -> tuple[list[Any], list[dict[Hashable, float]]]:
+    """The ids of the queries with at least one relevant document (grade > 0), in order, and their grades."""
+    grades = {qid: _grades(qid, relevant_docs[qid]) for qid in queries if qid in relevant_docs}
+    ids = [qid for qid in grades if grades[qid]]
+    return ids, [grades[qid] for qid in ids]
+
+
+def score_rankings(
+    rankings: Mapping[SimilarityFunction, Sequence[Sequence[Hashable]]],
+    relevant: Sequence[Mapping[Hashable, float]],
+    main: SimilarityFunction,
+    name: str,
+    ks: Mapping[str, Sequence[int]] = DEFAULT_KS,
+) -> EvaluationResult:
+    """The metrics of each function's rankings (``"<fn>_ndcg@10"``, ...), primary: ``main``'s NDCG at the largest
+    k. Used by :class:`InformationRetrievalEvaluator` and by ``sentvec index eval`` (rankings from an index)."""
+    metrics: dict[str, float] = {}
+    for fn, ranked in rankings.items():
+        values = retrieval_metrics(
+            ranked,
+            relevant,
+            mrr_at_k=ks["mrr"],
+            ndcg_at_k=ks["ndcg"],
+            accuracy_at_k=ks["accuracy"],
+            precision_recall_at_k=ks["precision"],
+            map_at_k=ks["map"],
+        )
+        metrics.update({f"{fn.value}_{key}": value for key, value in values.items()})
+    return EvaluationResult(name=name, metrics=metrics, primary_metric=f"{main.value}_ndcg@{max(ks['ndcg'])}")
+
+
 def _check_ks(label: str, ks: Sequence[int]) -> list[int]:
     values = list(dict.fromkeys(int(k) for k in ks))
     if not values or min(values) < 1:
@@ -44,11 +86,11 @@ def retrieval_metrics(
     rankings: Sequence[Sequence[Hashable]],
     relevant: Sequence[Mapping[Hashable, float]],
     *,
-    mrr_at_k: Sequence[int] = (10,),
-    ndcg_at_k: Sequence[int] = (10,),
-    accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
-    precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
-    map_at_k: Sequence[int] = (100,),
+    mrr_at_k: Sequence[int] = DEFAULT_KS["mrr"],
+    ndcg_at_k: Sequence[int] = DEFAULT_KS["ndcg"],
+    accuracy_at_k: Sequence[int] = DEFAULT_KS["accuracy"],
+    precision_recall_at_k: Sequence[int] = DEFAULT_KS["precision"],
+    map_at_k: Sequence[int] = DEFAULT_KS["map"],
 ) -> dict[str, float]:
     """Mean over queries of Accuracy@k, Precision@k, Recall@k, MRR@k, NDCG@k and MAP@k.
 
@@ -148,11 +190,11 @@ class InformationRetrievalEvaluator(Evaluator):
         corpus: Mapping[Any, str],
         relevant_docs: Mapping[Any, Relevant],
         *,
-        mrr_at_k: Sequence[int] = (10,),
-        ndcg_at_k: Sequence[int] = (10,),
-        accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
-        precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
-        map_at_k: Sequence[int] = (100,),
+        mrr_at_k: Sequence[int] = DEFAULT_KS["mrr"],
+        ndcg_at_k: Sequence[int] = DEFAULT_KS["ndcg"],
+        accuracy_at_k: Sequence[int] = DEFAULT_KS["accuracy"],
+        precision_recall_at_k: Sequence[int] = DEFAULT_KS["precision"],
+        map_at_k: Sequence[int] = DEFAULT_KS["map"],
         corpus_chunk_size: int = 50000,
         score_functions: Sequence[SimilarityFunction | str] | None = None,
         main_score_function: SimilarityFunction | str | None = None,
@@ -175,12 +217,10 @@ class InformationRetrievalEvaluator(Evaluator):
             raise ValueError(f"corpus_chunk_size must be >= 1, got {corpus_chunk_size}")
         if not corpus:
             raise ValueError("the corpus is empty")
-        grades = {qid: _grades(qid, relevant_docs[qid]) for qid in queries if qid in relevant_docs}
-        self.query_ids = [qid for qid in queries if grades.get(qid)]
+        self.query_ids, self.relevant = relevant_queries(queries, relevant_docs)
         if not self.query_ids:
             raise ValueError("no query has a relevant document")
         self.queries = [queries[qid] for qid in self.query_ids]
-        self.relevant = [grades[qid] for qid in self.query_ids]
         self.corpus_ids = list(corpus)
         self.corpus = [corpus[cid] for cid in self.corpus_ids]
         self.corpus_chunk_size = corpus_chunk_size
@@ -254,21 +294,11 @@ class InformationRetrievalEvaluator(Evaluator):
     def __call__(self, model: Any) -> EvaluationResult:
         """Encode queries and corpus, rank the corpus for each query, average the metrics over queries."""
         functions, main = self._functions(model)
-        metrics: dict[str, float] = {}
-        for fn, positions in self.rank(model, functions).items():
-            rankings = [[self.corpus_ids[i] for i in row] for row in positions.tolist()]
-            values = retrieval_metrics(
-                rankings,
-                self.relevant,
-                mrr_at_k=self.ks["mrr"],
-                ndcg_at_k=self.ks["ndcg"],
-                accuracy_at_k=self.ks["accuracy"],
-                precision_recall_at_k=self.ks["precision"],
-                map_at_k=self.ks["map"],
-            )
-            metrics.update({f"{fn.value}_{key}": value for key, value in values.items()})
-        primary = f"{main.value}_ndcg@{max(self.ks['ndcg'])}"
-        return EvaluationResult(name=self.name, metrics=metrics, primary_metric=primary)
+        rankings = {
+            fn: [[self.corpus_ids[i] for i in row] for row in positions.tolist()]
+            for fn, positions in self.rank(model, functions).items()
+        }
+        return score_rankings(rankings, self.relevant, main, self.name, self.ks)
 
 
 # --- BEIR -------------------------------------------------------------------------------------------------------
