@@ -98,6 +98,10 @@ def test_binary_classification_evaluator():
         BinaryClassificationEvaluator(["a"], ["b"], [2])
     with pytest.raises(ValueError, match="positive"):
         BinaryClassificationEvaluator(["a"], ["b"], [0])
+    with pytest.raises(ValueError, match="similarity_fns is empty"):
+        BinaryClassificationEvaluator(["a"], ["b"], [1], similarity_fns=[])
+    with pytest.raises(ValueError, match=r"main similarity 'cosine' is not among the evaluated \['dot'\]"):
+        TripletEvaluator(["a"], ["b"], ["c"], similarity_fns=["dot", "dot"], main_similarity="cosine")
 
 
 # --- triplet, MSE, translation, sequential ------------------------------------------------------------------------

@@ -75,16 +75,20 @@ def encode_columns(
     return [emb[[position[t] for t in column]] for column in columns]
 
 
-def checked_main(
-    requested: SimilarityFunction | str | None, available: Sequence[SimilarityFunction]
-) -> SimilarityFunction | None:
-    """``requested`` parsed, after checking that it is among the ``available`` functions."""
-    if requested is None:
-        return None
-    main = SimilarityFunction.parse(requested)
-    if main not in available:
-        raise ValueError(f"main similarity {main.value!r} is not among the evaluated {[f.value for f in available]}")
-    return main
+def resolve_functions(
+    requested: Sequence[SimilarityFunction | str] | None, main: SimilarityFunction | str | None
+) -> tuple[list[SimilarityFunction], SimilarityFunction | None]:
+    """The functions to evaluate (all when ``requested`` is None; parsed, deduplicated, not empty) and the main
+    one parsed, after checking that it is among them."""
+    functions = list(dict.fromkeys(SimilarityFunction.parse(f) for f in (requested or list(SimilarityFunction))))
+    if requested is not None and not list(requested):
+        raise ValueError("similarity_fns is empty")
+    if main is None:
+        return functions, None
+    parsed = SimilarityFunction.parse(main)
+    if parsed not in functions:
+        raise ValueError(f"main similarity {parsed.value!r} is not among the evaluated {[f.value for f in functions]}")
+    return functions, parsed
 
 
 def main_function(

@@ -11,9 +11,9 @@ from sentvec.evaluation.base import (
     EvaluationResult,
     Evaluator,
     check_parallel,
-    checked_main,
     encode_columns,
     main_function,
+    resolve_functions,
 )
 from sentvec.similarity import SimilarityFunction
 
@@ -113,11 +113,7 @@ class BinaryClassificationEvaluator(Evaluator):
         self.labels = np.asarray(labels, dtype=np.int64)
         self.name = name
         self.batch_size = batch_size
-        fns = list(SimilarityFunction) if similarity_fns is None else similarity_fns
-        self.similarity_fns = list(dict.fromkeys(SimilarityFunction.parse(f) for f in fns))
-        if not self.similarity_fns:
-            raise ValueError("similarity_fns is empty")
-        self.main_similarity = checked_main(main_similarity, self.similarity_fns)
+        self.similarity_fns, self.main_similarity = resolve_functions(similarity_fns, main_similarity)
         self.show_progress_bar = show_progress_bar
 
     def __call__(self, model: Any) -> EvaluationResult:

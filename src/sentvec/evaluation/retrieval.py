@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.errors import DataFormatError
-from sentvec.evaluation.base import EvaluationResult, Evaluator
+from sentvec.evaluation.base import EvaluationResult, Evaluator, main_function
 from sentvec.jsonl import iter_objects
 from sentvec.search.exact import TopK, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction
@@ -250,8 +250,7 @@ class InformationRetrievalEvaluator(Evaluator):
     def _functions(self, model: Any) -> tuple[list[SimilarityFunction], SimilarityFunction]:
         own = SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine")
         functions = self.score_functions or [self.main_score_function or own]
-        main = self.main_score_function or (own if own in functions else functions[0])
-        return functions, main
+        return functions, main_function(model, self.main_score_function, functions)
 
     @staticmethod
     def _prompt(model: Any, prompt: str | None, explicit_name: str | None, defaults: Sequence[str]) -> dict[str, Any]:
