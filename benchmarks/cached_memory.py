@@ -86,7 +86,6 @@ def child(cached: bool, batch_size: int, mini_batch_size: int, repeats: int, thr
         loss = MultipleNegativesRankingLoss(model)
     module = model.module
     columns = list(distinct_pairs(batch_size))
-    after_load = current_rss()
 
     module.train()
     loss([c[:2] for c in columns]).backward()  # warm-up: gradient buffers, autograd, tokenizer paths
@@ -108,11 +107,13 @@ def child(cached: bool, batch_size: int, mini_batch_size: int, repeats: int, thr
     module.eval()
     with torch.no_grad():
         value = float(loss(columns))
+    if peak_after <= peak_before:  # ru_maxrss only grows: the step stayed under an earlier peak (the warm-up's)
+        raise SystemExit(
+            f"the measured step did not raise the process's peak ({peak_after / MIB:.0f} MiB, set before it): "
+            "its memory cannot be told from the warm-up's; use a larger --batch-size"
+        )
     return {
-        "after_load_mib": after_load / MIB,
         "baseline_mib": baseline / MIB,
-        "peak_before_mib": peak_before / MIB,
-        "peak_mib": peak_after / MIB,
         "delta_mib": (peak_after - baseline) / MIB,
         "step_s": statistics.median(seconds),
         "loss": value,
