@@ -118,12 +118,11 @@ class TestLengthSortedBatches:
 
 
 def test_token_budget_bounds_padded_tokens_and_keeps_every_row(model):
-    from sentvec.batching import length_sorted_batches, plan_batches
+    from sentvec.batching import length_sorted_batches
 
     texts = ["word " * n for n in (1, 2, 3, 5, 8, 13, 13, 2, 1, 9, 4, 6)]
     tokenized = model.tokenizer.tokenize(texts)
     batches = list(length_sorted_batches(tokenized, batch_size=8, max_tokens=24))
-    assert len(batches) == len(plan_batches(tokenized, 8, 24))
     seen = sorted(int(r) for b in batches for r in b.rows)
     assert seen == list(range(len(texts)))  # none lost, none twice
     for b in batches:
