@@ -459,7 +459,7 @@ class Index:
         ann = self._ann if self._ann is not None and len(self._ann) else None
         candidates = ann.search(self.codec.encode(queries), count) if ann else [np.zeros(0, np.int64)] * len(queries)
         # the candidates' vectors (and metadata, to filter) in one read for all queries; then rows by key
-        union = np.unique(np.concatenate(candidates)) if candidates else np.zeros(0, np.int64)
+        union = candidates[0] if len(candidates) == 1 else np.unique(np.concatenate(candidates))
         keys, vectors, metadata = self.store.vectors(union[union <= self._covered], self.dimension)
         if filtered:
             keep = np.fromiter((matches(m, where) for m in metadata), dtype=bool, count=len(keys))
@@ -470,7 +470,8 @@ class Index:
         total: int | None = None
         results: list[Ranked] = []
         for i, found in enumerate(candidates):
-            rows = np.flatnonzero(np.isin(keys, found))  # keys ascending: ties in score go to the earlier document
+            # this query's candidates, keys ascending (ties in score go to the earlier document)
+            rows = slice(None) if len(candidates) == 1 else np.flatnonzero(np.isin(keys, found))
             query_keys = np.concatenate([keys[rows], tail_keys])
             query_vectors = np.concatenate([vectors[rows], tail_vectors])
             if len(query_keys) < k:
@@ -495,7 +496,10 @@ class Index:
 
     def _hits(self, ranked: list[Ranked]) -> list[list[SearchHit]]:
         """The ranked keys of each query as hits, their documents read in one query for all."""
-        docs = self.store.documents(np.unique(np.concatenate([keys for keys, _ in ranked])) if ranked else [])
+        if not ranked:
+            return []
+        wanted = ranked[0][0] if len(ranked) == 1 else np.unique(np.concatenate([keys for keys, _ in ranked]))
+        docs = self.store.documents(wanted)
         return [
             [
                 SearchHit(docs[key].id, float(score), docs[key].text, docs[key].metadata)
