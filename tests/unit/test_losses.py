@@ -630,3 +630,30 @@ def test_in_batch_negative_losses_are_flagged_for_duplicate_free_batches(model):
     assert not CoSENTLoss(model).in_batch_negatives
     assert MatryoshkaLoss(model, InBatchMarginLoss(model), dims=(8,)).in_batch_negatives
     assert not MatryoshkaLoss(model, CoSENTLoss(model), dims=(8,)).in_batch_negatives
+
+
+def test_embed_merges_columns_of_similar_length_only(model, monkeypatch):
+    """Columns share a forward pass when their longest texts are within MERGE_RATIO; a short query column is not
+    padded to a long passage column's length. Either way each column gets its own rows, in order."""
+    loss = MultipleNegativesRankingLoss(model)
+    monkeypatch.setattr(model.module, "training", False)  # no dropout: embeddings comparable across batchings
+    for sub in model.module.modules():
+        monkeypatch.setattr(sub, "training", False)
+    calls: list[int] = []
+    embed = model.embed
+
+    def recording_embed(texts, *args, **kwargs):
+        calls.append(len(texts))
+        return embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(model, "embed", recording_embed)
+    short = ["the cat", "a dog", "birds"]
+    similar = ["the big cat", "a dog", "red birds"]
+    long = [" ".join(WORDS[i : i + 14]) for i in range(3)]
+    out = loss.embed([short, long, similar])
+    assert sorted(calls) == [3, 6]  # short + similar together, long alone
+    for column, emb in zip([short, long, similar], out, strict=True):
+        np.testing.assert_allclose(emb.detach().numpy(), embed(column).detach().numpy(), atol=1e-5, rtol=0)
+    calls.clear()
+    loss.embed([short, similar])
+    assert calls == [6]

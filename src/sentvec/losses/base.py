@@ -18,6 +18,8 @@ from sentvec.training.data import LabelKind
 
 __all__ = ["LabelKind", "Loss", "Scorer"]
 
+MERGE_RATIO = 1.5  # columns whose longest texts are within this factor share one forward pass
+
 # column embeddings, labels -> scalar loss
 Scorer = Callable[[list[torch.Tensor], torch.Tensor | None], torch.Tensor]
 
@@ -43,12 +45,26 @@ class Loss(torch.nn.Module, abc.ABC):
     def embed(self, columns: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """One (B, D) embedding tensor per column, with gradients.
 
-        All columns run as one forward pass (one larger batch uses the CPU's matrix units better than several
-        small ones), then the result is split back into columns.
+        Columns of similar length (longest texts within ``MERGE_RATIO`` of each other) run as one forward pass:
+        one larger batch uses the CPU's matrix units better than several small ones (STSb pairs: 98% of batches
+        of 16 merge). Columns of different lengths run apart, or short queries would be padded to their long
+        passages' length (``benchmarks/embed_columns.py``: 13- vs 114-token columns, batch 32, one MNRL step
+        6.04 s in one pass, 2.86 s apart).
         """
-        sizes = [len(column) for column in columns]
-        texts = [text for column in columns for text in column]
-        return list(torch.split(self.model.embed(texts), sizes))
+        longest = [int(self.model.tokenize(list(column)).lengths.max()) for column in columns]
+        groups: list[list[int]] = []  # column indices, by length
+        for i in sorted(range(len(columns)), key=longest.__getitem__):
+            if groups and longest[i] <= MERGE_RATIO * longest[groups[-1][0]]:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        out: list[torch.Tensor] = [torch.empty(0)] * len(columns)
+        for group in groups:
+            texts = [text for i in group for text in columns[i]]
+            parts = torch.split(self.model.embed(texts), [len(columns[i]) for i in group])
+            for i, part in zip(group, parts, strict=True):
+                out[i] = part
+        return out
 
     def forward(self, columns: Sequence[Sequence[str]], labels: torch.Tensor | None = None) -> torch.Tensor:
         """Embed, then score (the global batch, when several ranks train together)."""
