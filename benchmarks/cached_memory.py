@@ -76,7 +76,7 @@ def child(cached: bool, batch_size: int, mini_batch_size: int, repeats: int, thr
         torch.set_num_threads(threads)
 
     import sentvec
-    from sentvec.losses import CachedMultipleNegativesRankingLoss, MultipleNegativesRankingLoss
+    from sentvec.training.losses import CachedMultipleNegativesRankingLoss, MultipleNegativesRankingLoss
 
     torch.manual_seed(0)
     model = sentvec.load(MODEL_NAME, device="cpu")

@@ -31,7 +31,7 @@ def main() -> None:
     import torch
 
     import sentvec
-    from sentvec.losses import MultipleNegativesRankingLoss
+    from sentvec.training.losses import MultipleNegativesRankingLoss
 
     torch.manual_seed(0)
     model = sentvec.load(MODEL_NAME, device="cpu")

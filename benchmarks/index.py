@@ -1,4 +1,4 @@
-"""HNSW vs exact search in sentvec.index: recall@10, latency and QPS for float32, int8 and binary graphs.
+"""HNSW vs exact search in sentvec.search.index: recall@10, latency and QPS for float32, int8 and binary graphs.
 
     .venv/bin/python benchmarks/index.py [--n 100000] [--dim 384] [--queries 1000] [--clusters 1000]
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.index import Index
+from sentvec.search.index import Index
 from sentvec.similarity import SimilarityFunction
 
 K = 10

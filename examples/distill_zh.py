@@ -4,7 +4,7 @@
     python examples/distill_zh.py --output out/zh [--epochs 3] [--init aligned|mean]
 
 1. The student (a copy of the teacher) gets the CJK characters of the Chinese training sentences that its
-   vocabulary maps to [UNK] (sentvec.vocab.extend_vocabulary), initialised from the teacher's embeddings of the
+   vocabulary maps to [UNK] (sentvec.training.vocab.extend_vocabulary), initialised from the teacher's embeddings of the
    English wordpieces they co-occur with (``--init aligned``) or with the mean embedding (``--init mean``).
 2. MSELoss: student(English) and student(Chinese) both regress onto teacher(English).
 Reports STSb-zh test before and after, and STSb-en test after; the last line holds the final figures.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
-from sentvec.losses import MSELoss
+from sentvec.training.losses import MSELoss
 from sentvec.training import Trainer, TrainingArgs, load_data
-from sentvec.vocab import aligned_init, extend_vocabulary, unknown_characters
+from sentvec.training.vocab import aligned_init, extend_vocabulary, unknown_characters
 
 STSB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stsb"
 

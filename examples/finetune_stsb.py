@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
-from sentvec.losses import CoSENTLoss, InBatchMarginLoss
+from sentvec.training.losses import CoSENTLoss, InBatchMarginLoss
 from sentvec.training import Trainer, TrainingArgs, load_data
 
 STSB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stsb"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import sentvec
-from sentvec.index import Index
+from sentvec.search.index import Index
 
 
 def passages(folder: Path) -> Iterator[dict]:

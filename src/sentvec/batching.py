@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.errors import ModelFormatError
+from sentvec.formats import TOKENIZER_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Tokenized:
     ids: list[np.ndarray]  # N arrays of shape (L_i,) int64
     lengths: np.ndarray  # (N,) int64, after truncation
     info: EncodeInfo
+    prompt_length: int | None = None  # tokens of the prompt at the start of each input (no prompt: None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +88,7 @@ class TextTokenizer:
         """Load ``tokenizer.json`` from ``folder`` (or convert a slow tokenizer with transformers)."""
         import tokenizers
 
-        path = folder / "tokenizer.json"
+        path = folder / TOKENIZER_FILE
         if path.is_file():
             try:
                 tok = tokenizers.Tokenizer.from_file(str(path))
@@ -199,8 +201,8 @@ def _convert_slow_tokenizer(folder: Path) -> Any:
         hf_tok = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True)
     except Exception as e:
         raise ModelFormatError(
-            folder / "tokenizer.json", f"missing, and no other tokenizer files could be loaded ({e})"
+            folder / TOKENIZER_FILE, f"missing, and no other tokenizer files could be loaded ({e})"
         ) from e
     if not getattr(hf_tok, "is_fast", False):
-        raise ModelFormatError(folder / "tokenizer.json", "missing, and the tokenizer has no fast version")
+        raise ModelFormatError(folder / TOKENIZER_FILE, "missing, and the tokenizer has no fast version")
     return hf_tok.backend_tokenizer

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from sentvec._extras import require
+from sentvec.arrays import as_embedding_matrix, as_text_list
 from sentvec.errors import ModelFormatError
 from sentvec.formats import read_json
-from sentvec.search.exact import as_embedding_matrix, as_text_list
 from sentvec.similarity import normalize
 
 HEAD_DIR = "classifier"

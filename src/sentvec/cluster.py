@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sentvec._extras import require
-from sentvec.search.exact import as_embedding_matrix
+from sentvec.arrays import as_embedding_matrix
 from sentvec.similarity import normalize
 
 METHODS = ("kmeans", "agglomerative")

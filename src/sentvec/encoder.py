@@ -7,30 +7,33 @@ import logging
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal, Union, overload
 
 import numpy as np
 
-from sentvec.backends.base import Backend, OutputValue
-from sentvec.batching import EncodeInfo, TextTokenizer, Tokenized, pad_batch, padded_batches, plan_batches
-from sentvec.formats import ST_CONFIG_FILE, EncoderConfig, write_json
-from sentvec.quantization import Precision, quantize_embeddings
-from sentvec.similarity import Array, SimilarityFunction, normalize
+from sentvec.arrays import as_texts, to_numpy
+from sentvec.backends.base import Backend, BackendInfo, OutputValue
+from sentvec.batching import EncodeInfo, TextTokenizer, TokenBatch, Tokenized, padded_batches, plan_batches
+from sentvec.enums import parse_enum
+from sentvec.formats import ST_CONFIG_FILE, TOKENIZER_FILE, TOKENIZER_SIDE_FILES, EncoderConfig, write_json
+from sentvec.postprocess import postprocess
+from sentvec.prompts import Role, resolve_prompt, role_prompt_name
+from sentvec.quantization import Precision
+from sentvec.similarity import Array, SimilarityFunction
 
 logger = logging.getLogger(__name__)
 
-# Files that describe a tokenizer to libraries other than ``tokenizers`` (copied on save).
-TOKENIZER_SIDE_FILES = (
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "merges.txt",
-    "vocab.json",
-    "sentencepiece.bpe.model",
-    "spiece.model",
-    "added_tokens.json",
-)
 PROGRESS_MIN_BATCHES = 16
+
+if TYPE_CHECKING:
+    import tokenizers
+    import torch
+
+    from sentvec.backends.torch import TorchBackend
+
+# What ``encode`` returns beyond the default numpy matrix: a torch tensor (``convert_to_tensor``), per-text token
+# embeddings (``output_value="token_embeddings"``) or a list of rows (``convert_to_numpy=False``).
+Embeddings = Union[np.ndarray, "torch.Tensor", list[np.ndarray], list["torch.Tensor"]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,15 +55,26 @@ class EncodeOptions:
     max_batch_tokens: int | None = None
 
 
-# ``prompt_name`` resolves to ``prompt`` before the options are built.
-ENCODE_KEYWORDS = ("prompt_name", *(field.name for field in dataclasses.fields(EncodeOptions)))
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What an encoder is, as ``SentenceEncoder.info()`` and ``sentvec info`` report it."""
+
+    name: str
+    source: str | None
+    backend: BackendInfo
+    dimension: int
+    max_seq_length: int
+    similarity_fn: SimilarityFunction
+    prompts: dict[str, str]
+    vocab_size: int
 
 
 class SentenceEncoder:
-    """Turns texts into fixed-size vectors with a pretrained Transformer encoder.
+    """Turns texts into fixed-size vectors with a pretrained Transformer encoder (an :class:`Embedder`).
 
     Build one with :func:`sentvec.load`. ``encode`` takes the same keywords as sentence-transformers'
-    ``SentenceTransformer.encode``, plus ``return_info`` (the truncation report).
+    ``SentenceTransformer.encode``, plus ``return_info`` (the truncation report). Training, export and vocabulary
+    tools take :attr:`torch`, the torch pipeline, instead.
     """
 
     def __init__(
@@ -76,11 +90,21 @@ class SentenceEncoder:
         self.tokenizer = tokenizer
         self.backend = backend
         self.config = config or EncoderConfig()
-        self.source = source
-        self.name = name or (source.name if source else "sentvec-model")
+        self._source = source
+        self._name = name or (source.name if source else "sentvec-model")
         self.truncate_dim = truncate_dim
 
     # --- properties -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The name or path the model was loaded from."""
+        return self._name
+
+    @property
+    def source(self) -> Path | None:
+        """The model folder."""
+        return self._source
+
     @property
     def dimension(self) -> int:
         """Size of the vectors ``encode`` returns (after the model's ``truncate_dim``)."""
@@ -99,9 +123,7 @@ class SentenceEncoder:
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
         self.tokenizer.set_max_seq_length(value)
-        transformer = getattr(self.backend, "transformer", None)
-        if transformer is not None:
-            transformer.config = dataclasses.replace(transformer.config, max_seq_length=value)
+        self.backend.set_max_seq_length(value)
 
     @property
     def similarity_fn(self) -> SimilarityFunction:
@@ -118,41 +140,211 @@ class SentenceEncoder:
         """Where the forward pass runs."""
         return self.backend.device
 
+    @property
+    def torch(self) -> TorchBackend:
+        """The torch pipeline (modules, transformer, features): what training, vocabulary extension, export and
+        weight fingerprints work on. A model on another backend is a ``TypeError`` saying how to load it."""
+        from sentvec.backends.torch import TorchBackend
+
+        if not isinstance(self.backend, TorchBackend):
+            raise TypeError(
+                f"{self.name!r} runs on the {self.backend.name} backend; this needs the torch pipeline: "
+                "load the model with sentvec.load(..., backend='torch')"
+            )
+        return self.backend
+
     # --- encode -----------------------------------------------------------------------------------
-    def encode(self, sentences: str | Iterable[str], **kwargs: Any) -> Any:
+    @overload
+    def encode(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        prompt_name: str | None = ...,
+        prompt: str | None = ...,
+        batch_size: int = ...,
+        show_progress_bar: bool | None = ...,
+        output_value: Literal["sentence_embedding", OutputValue.SENTENCE_EMBEDDING] = ...,
+        precision: Precision | str = ...,
+        convert_to_numpy: Literal[True] = ...,
+        convert_to_tensor: Literal[False] = ...,
+        device: str | None = ...,
+        normalize_embeddings: bool = ...,
+        truncate_dim: int | None = ...,
+        return_info: Literal[False] = ...,
+        quantization_ranges: np.ndarray | None = ...,
+        max_batch_tokens: int | None = ...,
+    ) -> np.ndarray: ...
+    @overload
+    def encode(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        prompt_name: str | None = ...,
+        prompt: str | None = ...,
+        batch_size: int = ...,
+        show_progress_bar: bool | None = ...,
+        output_value: Literal["sentence_embedding", OutputValue.SENTENCE_EMBEDDING] = ...,
+        precision: Precision | str = ...,
+        convert_to_numpy: Literal[True] = ...,
+        convert_to_tensor: Literal[False] = ...,
+        device: str | None = ...,
+        normalize_embeddings: bool = ...,
+        truncate_dim: int | None = ...,
+        return_info: Literal[True],
+        quantization_ranges: np.ndarray | None = ...,
+        max_batch_tokens: int | None = ...,
+    ) -> tuple[np.ndarray, EncodeInfo]: ...
+    @overload
+    def encode(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        prompt_name: str | None = ...,
+        prompt: str | None = ...,
+        batch_size: int = ...,
+        show_progress_bar: bool | None = ...,
+        output_value: OutputValue | str = ...,
+        precision: Precision | str = ...,
+        convert_to_numpy: bool = ...,
+        convert_to_tensor: bool = ...,
+        device: str | None = ...,
+        normalize_embeddings: bool = ...,
+        truncate_dim: int | None = ...,
+        return_info: bool = ...,
+        quantization_ranges: np.ndarray | None = ...,
+        max_batch_tokens: int | None = ...,
+    ) -> Embeddings | tuple[Embeddings, EncodeInfo]: ...
+    def encode(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        output_value: OutputValue | str = OutputValue.SENTENCE_EMBEDDING,
+        precision: Precision | str = Precision.FLOAT32,
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        device: str | None = None,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        return_info: bool = False,
+        quantization_ranges: np.ndarray | None = None,
+        max_batch_tokens: int | None = None,
+    ) -> Embeddings | tuple[Embeddings, EncodeInfo]:
         """Embed one text (→ 1-D vector) or many (→ 2-D array, input order).
 
-        Empty strings are allowed: they embed as the special tokens alone. Keywords: ``batch_size``,
-        ``show_progress_bar``, ``output_value`` ("sentence_embedding" | "token_embeddings"), ``precision``
-        ("float32" | "int8" | "uint8" | "binary" | "ubinary"), ``convert_to_numpy``, ``convert_to_tensor``,
-        ``normalize_embeddings``, ``prompt``, ``prompt_name``, ``truncate_dim``, ``device``,
-        ``quantization_ranges`` (int8/uint8 ranges, shape (2, D)), ``max_batch_tokens`` (also bound each batch's
-        padded token count, so long and short texts both run near the best batch shape) and ``return_info``:
-        when true, returns ``(embeddings, EncodeInfo)`` with per-input token counts and which inputs were truncated.
+        Empty strings are allowed: they embed as the special tokens alone. ``output_value``: "sentence_embedding"
+        or "token_embeddings" (a list of (L_i, H) arrays); ``precision``: "float32" | "int8" | "uint8" | "binary"
+        | "ubinary"; ``quantization_ranges``: int8/uint8 ranges, shape (2, D); ``max_batch_tokens`` also bounds
+        each batch's padded token count; ``return_info``: also return the :class:`EncodeInfo` (per-input token
+        counts, which inputs were truncated).
         """
-        opts = self._options(kwargs)
-        texts, single = _as_texts(sentences)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        opts = EncodeOptions(
+            prompt=resolve_prompt(self.config.prompts, self.config.default_prompt_name, prompt, prompt_name),
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            output_value=parse_enum(OutputValue, output_value or OutputValue.SENTENCE_EMBEDDING, "output_value"),
+            precision=Precision.parse(precision),
+            convert_to_numpy=convert_to_numpy,
+            convert_to_tensor=convert_to_tensor,
+            device=device,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=self.truncate_dim if truncate_dim is None else truncate_dim,
+            return_info=return_info,
+            quantization_ranges=quantization_ranges,
+            max_batch_tokens=max_batch_tokens,
+        )
+        return self._encode(sentences, opts)
+
+    def encode_query(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        precision: Precision | str = Precision.FLOAT32,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+    ) -> np.ndarray:
+        """``encode`` with the model's query prompt (``"query"``), else its default prompt."""
+        return self.encode(
+            sentences,
+            prompt_name=role_prompt_name(self.config.prompts, Role.QUERY),
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            precision=precision,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+        )
+
+    def encode_document(
+        self,
+        sentences: str | Iterable[str],
+        *,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        precision: Precision | str = Precision.FLOAT32,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+    ) -> np.ndarray:
+        """``encode`` with the model's document prompt (``"document"``, ``"passage"`` or ``"corpus"``), else its
+        default prompt."""
+        return self.encode(
+            sentences,
+            prompt_name=role_prompt_name(self.config.prompts, Role.DOCUMENT),
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            precision=precision,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+        )
+
+    def _encode(
+        self, sentences: str | Iterable[str], opts: EncodeOptions
+    ) -> Embeddings | tuple[Embeddings, EncodeInfo]:
+        texts, single = as_texts(sentences)
         if opts.device is not None and opts.device != self.backend.device:
             self.backend.to(opts.device)
-        tokenized, prompt_length = self._tokenize(texts, opts.prompt)
+        tokenized = self.tokenize(texts, prompt=opts.prompt)
         _warn_truncation(tokenized.info)
+        result: Embeddings
         if opts.output_value is OutputValue.TOKEN_EMBEDDINGS:
-            result: Any = self._token_embeddings(tokenized, opts)
+            result = self._token_embeddings(tokenized, opts)
         else:
-            embeddings = self._sentence_embeddings(tokenized, opts, prompt_length)
-            result = self._postprocess(embeddings, opts)
-            result = self._convert(result, opts)
+            embeddings = self._sentence_embeddings(tokenized, opts)
+            embeddings = postprocess(
+                embeddings,
+                truncate_dim=opts.truncate_dim,
+                normalize_embeddings=opts.normalize_embeddings,
+                precision=opts.precision,
+                quantization_ranges=opts.quantization_ranges,
+            )
+            result = self._convert(embeddings, opts)
         if single:
             result = result[0]
         return (result, tokenized.info) if opts.return_info else result
 
-    def encode_stream(self, sentences: Iterable[str], *, chunk_size: int = 4096, **kwargs: Any) -> Iterator[Any]:
-        """Encode an iterable lazily, ``chunk_size`` texts at a time: yields one ``(n, D)`` array per chunk, so
-        memory stays bounded however many texts the iterable holds. Keywords as for :meth:`encode`
-        (``return_info`` yields ``(array, EncodeInfo)`` pairs)."""
+    def encode_stream(
+        self,
+        sentences: Iterable[str],
+        *,
+        chunk_size: int = 4096,
+        batch_size: int = 32,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        precision: Precision | str = Precision.FLOAT32,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        max_batch_tokens: int | None = None,
+    ) -> Iterator[tuple[np.ndarray, EncodeInfo]]:
+        """Encode an iterable lazily, ``chunk_size`` texts at a time: yields one ``((n, D) array, EncodeInfo)``
+        pair per chunk, so memory stays bounded however many texts the iterable holds."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        kwargs.setdefault("show_progress_bar", False)
         chunk: list[str] = []
         offset = 0
         for text in sentences:
@@ -160,50 +352,50 @@ class SentenceEncoder:
                 raise TypeError(f"input at index {offset + len(chunk)} is {type(text).__name__}, expected str")
             chunk.append(text)
             if len(chunk) == chunk_size:
-                yield self.encode(chunk, **kwargs)
+                yield self._chunk(
+                    chunk,
+                    batch_size,
+                    prompt_name,
+                    prompt,
+                    precision,
+                    normalize_embeddings,
+                    truncate_dim,
+                    max_batch_tokens,
+                )
                 offset += len(chunk)
                 chunk = []
         if chunk:
-            yield self.encode(chunk, **kwargs)
+            yield self._chunk(
+                chunk, batch_size, prompt_name, prompt, precision, normalize_embeddings, truncate_dim, max_batch_tokens
+            )
 
-    def _options(self, kwargs: dict[str, Any]) -> EncodeOptions:
-        unknown = sorted(set(kwargs) - set(ENCODE_KEYWORDS))
-        if unknown:
-            raise TypeError(f"encode() got unknown keyword(s) {unknown}; valid keywords: {', '.join(ENCODE_KEYWORDS)}")
-        kw = dict(kwargs)
-        prompt = self._resolve_prompt(kw.pop("prompt", None), kw.pop("prompt_name", None))
-        if "output_value" in kw:
-            kw["output_value"] = OutputValue(kw["output_value"] or "sentence_embedding")
-        if "precision" in kw:
-            kw["precision"] = Precision.parse(kw["precision"])
-        if kw.get("truncate_dim") is None:
-            kw["truncate_dim"] = self.truncate_dim
-        opts = EncodeOptions(prompt=prompt, **kw)
-        if not isinstance(opts.batch_size, int) or opts.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {opts.batch_size!r}")
-        return opts
+    def _chunk(
+        self,
+        texts: list[str],
+        batch_size: int,
+        prompt_name: str | None,
+        prompt: str | None,
+        precision: Precision | str,
+        normalize_embeddings: bool,
+        truncate_dim: int | None,
+        max_batch_tokens: int | None,
+    ) -> tuple[np.ndarray, EncodeInfo]:
+        return self.encode(
+            texts,
+            batch_size=batch_size,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            precision=precision,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+            max_batch_tokens=max_batch_tokens,
+            show_progress_bar=False,
+            return_info=True,
+        )
 
-    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
-        if prompt is not None:
-            return prompt
-        name = prompt_name or self.config.default_prompt_name
-        if name is None:
-            return None
-        if name not in self.config.prompts:
-            raise ValueError(f"prompt_name {name!r} is not one of the model's prompts: {sorted(self.config.prompts)}")
-        return self.config.prompts[name]
-
-    def _tokenize(self, texts: list[str], prompt: str | None) -> tuple[Tokenized, int | None]:
-        """The texts tokenized behind ``prompt``, and the tokens the prompt occupies at the start of each input
-        (its trailing special token excluded; None without a prompt)."""
-        if not prompt:
-            return self.tokenizer.tokenize(texts), None
-        prompt_length = self.tokenizer.count_tokens(prompt) - 1
-        return self.tokenizer.tokenize([prompt + t for t in texts]), prompt_length
-
-    def _batches_iter(self, tokenized: Tokenized, opts: EncodeOptions) -> Iterable[Any]:
+    def _batches_iter(self, tokenized: Tokenized, opts: EncodeOptions) -> Iterable[TokenBatch]:
         plan = plan_batches(tokenized, opts.batch_size, opts.max_batch_tokens)
-        batches: Iterable[Any] = padded_batches(tokenized, plan, self.tokenizer.pad_id)
+        batches: Iterable[TokenBatch] = padded_batches(tokenized, plan, self.tokenizer.pad_id)
         n_batches = len(plan)
         show = opts.show_progress_bar
         if show is None:
@@ -214,12 +406,12 @@ class SentenceEncoder:
             batches = tqdm(batches, total=n_batches, desc="Encoding", unit="batch")
         return batches
 
-    def _sentence_embeddings(self, tokenized: Tokenized, opts: EncodeOptions, prompt_length: int | None) -> Any:
+    def _sentence_embeddings(self, tokenized: Tokenized, opts: EncodeOptions) -> Array:
         """All sentence embeddings (N, D) in input order, as a torch tensor or numpy array."""
         n = len(tokenized.ids)
-        out: Any = None
+        out: Array = None
         for batch in self._batches_iter(tokenized, opts):
-            emb = self.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING, prompt_length)  # (B, D)
+            emb = self.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING, tokenized.prompt_length)  # (B, D)
             if out is None:
                 out = _empty_like(emb, n)
             out[_index(batch.rows, emb)] = emb
@@ -227,71 +419,24 @@ class SentenceEncoder:
             out = np.zeros((0, self.backend.dimension), dtype=np.float32)
         return out
 
-    def _token_embeddings(self, tokenized: Tokenized, opts: EncodeOptions) -> list[Any]:
+    def _token_embeddings(self, tokenized: Tokenized, opts: EncodeOptions) -> Embeddings:
         """Per text, its token embeddings (L_i, H) without padding, in input order."""
-        result: list[Any] = [None] * len(tokenized.ids)
+        result: list[Array] = [None] * len(tokenized.ids)
         for batch in self._batches_iter(tokenized, opts):
             tokens = self.backend.forward(batch, OutputValue.TOKEN_EMBEDDINGS)  # (B, T, H)
             for j, row in enumerate(batch.rows):
                 length = int(tokenized.lengths[row])
                 value = tokens[j, :length]
-                result[int(row)] = value if opts.convert_to_tensor else _numpy(value)
+                result[int(row)] = value if opts.convert_to_tensor else to_numpy(value)
         return result
 
-    def _postprocess(self, emb: Any, opts: EncodeOptions) -> Any:
-        """truncate_dim → normalize → precision (the reference library's order)."""
-        if opts.truncate_dim:
-            emb = emb[:, : opts.truncate_dim]
-        if opts.normalize_embeddings:
-            emb = normalize(emb)
-        if opts.precision is not Precision.FLOAT32:
-            arr = _numpy(emb)
-            ranges = opts.quantization_ranges
-            if ranges is None and opts.precision in (Precision.INT8, Precision.UINT8):
-                ranges = self._unit_ranges(arr, opts)
-            emb = quantize_embeddings(arr, opts.precision, ranges=ranges)
-        return emb
-
-    def _unit_ranges(self, arr: np.ndarray, opts: EncodeOptions) -> np.ndarray:
-        """Fixed [-1, 1] ranges for unit vectors; other vectors need calibrated ranges."""
-        unit = (
-            opts.normalize_embeddings or len(arr) == 0 or bool(np.allclose(np.linalg.norm(arr, axis=1), 1, atol=1e-3))
-        )
-        if not unit:
-            raise ValueError(
-                f"precision={opts.precision.value!r} on unnormalized embeddings needs quantization_ranges= "
-                "(shape (2, D), e.g. sentvec.quantization.calibration_ranges(calibration_embeddings))"
-            )
-        return np.stack([-np.ones(arr.shape[1], np.float32), np.ones(arr.shape[1], np.float32)])
-
-    def _convert(self, emb: Any, opts: EncodeOptions) -> Any:
+    def _convert(self, emb: Array, opts: EncodeOptions) -> Embeddings:
         if opts.convert_to_tensor:
             import torch
 
             return emb if isinstance(emb, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(emb))
-        arr = _numpy(emb)
+        arr = to_numpy(emb)
         return arr if opts.convert_to_numpy else list(arr)
-
-    # --- training hooks -------------------------------------------------------------------------------
-    @property
-    def module(self) -> Any:
-        """The trainable ``torch.nn.Module`` (the torch backend's pipeline)."""
-        pipeline = getattr(self.backend, "pipeline", None)
-        if pipeline is None:
-            raise TypeError(f"the {self.backend.name} backend cannot be trained; load the model with backend='torch'")
-        return pipeline
-
-    def embed(self, texts: Sequence[str], prompt: str | None = None) -> Any:
-        """The training forward pass: sentence embeddings (B, D) as a torch tensor that carries gradients.
-
-        Inputs are truncated at ``max_seq_length`` as in :meth:`encode`; rows keep the input order.
-        """
-        module = self.module
-        texts, _ = _as_texts(texts)
-        tokenized, prompt_length = self._tokenize(texts, prompt)
-        batch = pad_batch(tokenized.ids, np.arange(len(texts)), self.tokenizer.pad_id)
-        features = self.backend.features(batch, prompt_length)  # type: ignore[attr-defined]
-        return module(features)["sentence_embedding"]
 
     # --- similarity -------------------------------------------------------------------------------
     def similarity(self, a: Array, b: Array) -> Array:
@@ -303,16 +448,22 @@ class SentenceEncoder:
         return self.similarity_fn.pairwise(a, b)
 
     # --- persistence and facts ---------------------------------------------------------------------
-    def tokenize(self, texts: list[str]) -> Tokenized:
-        """Token ids and the truncation report, as ``encode`` would see them."""
-        return self.tokenizer.tokenize(list(_as_texts(texts)[0]))
+    def tokenize(self, texts: Sequence[str], *, prompt: str | None = None) -> Tokenized:
+        """Token ids and the truncation report, as ``encode`` would see them: behind ``prompt`` when given, with
+        the tokens the prompt occupies (its trailing special token excluded) in ``prompt_length``."""
+        texts = as_texts(texts)[0]
+        if not prompt:
+            return self.tokenizer.tokenize(texts)
+        prompt_length = self.tokenizer.count_tokens(prompt) - 1
+        tokenized = self.tokenizer.tokenize([prompt + t for t in texts])
+        return dataclasses.replace(tokenized, prompt_length=prompt_length)
 
     def save(self, path: str | Path) -> None:
         """Write a model folder that :func:`sentvec.load` and sentence-transformers both load."""
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         self.backend.save(root)
-        self.tokenizer.backend.save(str(root / "tokenizer.json"))
+        self.tokenizer.backend.save(str(root / TOKENIZER_FILE))
         if self.source is not None:
             for name in TOKENIZER_SIDE_FILES:
                 src = self.source / name
@@ -321,24 +472,24 @@ class SentenceEncoder:
         _write_wordpiece_vocab(self.tokenizer.backend, root)
         write_json(root / ST_CONFIG_FILE, self.config.to_json())
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ModelInfo:
         """What this encoder is: source, backend, dimension, max length, similarity, prompts."""
-        return {
-            "name": self.name,
-            "source": str(self.source) if self.source else None,
-            **self.backend.describe(),
-            "dimension": self.dimension,
-            "max_seq_length": self.max_seq_length,
-            "similarity_fn": self.similarity_fn.value,
-            "prompts": self.prompts,
-            "vocab_size": self.tokenizer.vocab_size,
-        }
+        return ModelInfo(
+            name=self.name,
+            source=str(self.source) if self.source else None,
+            backend=self.backend.describe(),
+            dimension=self.dimension,
+            max_seq_length=self.max_seq_length,
+            similarity_fn=self.similarity_fn,
+            prompts=self.prompts,
+            vocab_size=self.tokenizer.vocab_size,
+        )
 
     def __repr__(self) -> str:
         return f"SentenceEncoder(name={self.name!r}, backend={self.backend.name!r}, dimension={self.dimension})"
 
 
-def _write_wordpiece_vocab(tokenizer: Any, root: Path) -> None:
+def _write_wordpiece_vocab(tokenizer: tokenizers.Tokenizer, root: Path) -> None:
     """Keep ``vocab.txt`` in step with ``tokenizer.json`` for WordPiece tokenizers (it may have been extended)."""
     import json
 
@@ -348,19 +499,6 @@ def _write_wordpiece_vocab(tokenizer: Any, root: Path) -> None:
     vocab = spec["model"]["vocab"]
     ordered = sorted(vocab, key=vocab.__getitem__)
     (root / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
-
-
-def _as_texts(sentences: str | Iterable[str]) -> tuple[list[str], bool]:
-    """A list of texts and whether the input was a single string; non-strings are named by index."""
-    if isinstance(sentences, str):
-        return [sentences], True
-    if not isinstance(sentences, Iterable):
-        raise TypeError(f"encode() takes a str or an iterable of str, got {type(sentences).__name__}")
-    texts = list(sentences)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"input at index {i} is {type(text).__name__}, expected str")
-    return texts, False
 
 
 def _warn_truncation(info: EncodeInfo) -> None:
@@ -377,21 +515,15 @@ def _warn_truncation(info: EncodeInfo) -> None:
         )
 
 
-def _empty_like(emb: Any, n: int) -> Any:
+def _empty_like(emb: Array, n: int) -> Array:
     if isinstance(emb, np.ndarray):
         return np.empty((n, *emb.shape[1:]), dtype=emb.dtype)
     return emb.new_empty((n, *emb.shape[1:]))
 
 
-def _index(rows: np.ndarray, emb: Any) -> Any:
+def _index(rows: np.ndarray, emb: Array) -> Array:
     if isinstance(emb, np.ndarray):
         return rows
     import torch
 
     return torch.from_numpy(rows).to(emb.device)
-
-
-def _numpy(x: Any) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x
-    return x.detach().to("cpu").float().numpy()

@@ -43,6 +43,38 @@ WRITE_TYPE = {kind: f"sentence_transformers.models.{kind.value}" for kind in Mod
 MODULES_FILE = "modules.json"
 ST_CONFIG_FILE = "config_sentence_transformers.json"
 SBERT_CONFIG_FILE = "sentence_bert_config.json"
+TOKENIZER_FILE = "tokenizer.json"
+HF_CONFIG_FILE = "config.json"
+# Files that describe a tokenizer to libraries other than ``tokenizers`` (copied on save).
+TOKENIZER_SIDE_FILES = (
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "merges.txt",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "added_tokens.json",
+)
+# Encoder weights, in the order they are looked for.
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+# A module's own weights (Dense) and its config.
+MODULE_CONFIG_FILE = "config.json"
+MODULE_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# The exported graphs.
+ONNX_DIR = "onnx"
+ONNX_FP32_FILE = "model.onnx"
+ONNX_INT8_FILE = "model_qint8.onnx"
+
+
+def onnx_graph_path(root: Path, quantized: bool) -> Path:
+    """Where the exported graph of a model folder lives."""
+    return root / ONNX_DIR / (ONNX_INT8_FILE if quantized else ONNX_FP32_FILE)
 
 
 @dataclasses.dataclass(frozen=True)

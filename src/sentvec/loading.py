@@ -6,23 +6,23 @@ import os
 from pathlib import Path
 
 from sentvec._extras import available
-from sentvec.backends.base import Backend
+from sentvec.backends.base import Backend, BackendKind
 from sentvec.batching import TextTokenizer
 from sentvec.encoder import SentenceEncoder
+from sentvec.enums import parse_enum
 from sentvec.errors import MissingExtraError
-from sentvec.formats import ModelLayout, read_layout, read_transformer_config
+from sentvec.formats import ModelLayout, onnx_graph_path, read_layout, read_transformer_config
 from sentvec.hub import resolve_model_path
-
-BACKENDS = ("auto", "torch", "onnx")
+from sentvec.modules.configs import PoolingMode
 
 
 def load(
     name_or_path: str | os.PathLike[str],
     *,
     device: str | None = None,
-    backend: str = "auto",
+    backend: BackendKind | str = BackendKind.AUTO,
     max_seq_length: int | None = None,
-    pooling: str | None = None,
+    pooling: PoolingMode | str | None = None,
     dtype: str = "float32",
     truncate_dim: int | None = None,
     quantized: bool = False,
@@ -36,8 +36,8 @@ def load(
     graph. ``pooling`` sets the pooling mode of a plain Hugging Face encoder (mean by default); ``dtype``
     ("float32" | "bfloat16") sets the torch compute type; ``threads`` the onnxruntime thread count.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    kind = parse_enum(BackendKind, backend, "backend")
+    pooling_mode = None if pooling is None else PoolingMode.parse(pooling)
     root = resolve_model_path(name_or_path)
     layout = read_layout(root)
     if pooling is not None and layout.layout != "huggingface":
@@ -45,12 +45,12 @@ def load(
     transformer_dir = layout.module_dir(layout.modules[0])
     tconfig = read_transformer_config(transformer_dir, max_seq_length)
     tokenizer = TextTokenizer.from_folder(transformer_dir, tconfig.max_seq_length, tconfig.do_lower_case)
-    if _pick_backend(backend, root, quantized) == "onnx":
-        from sentvec.backends.onnx import OnnxBackend, graph_path
+    if _pick_backend(kind, root, quantized) is BackendKind.ONNX:
+        from sentvec.backends.onnx import OnnxBackend
 
-        engine: Backend = OnnxBackend(graph_path(root, quantized), device=device, threads=threads)
+        engine: Backend = OnnxBackend(onnx_graph_path(root, quantized), device=device, threads=threads)
     else:
-        engine = _torch_backend(layout, device, max_seq_length, pooling, dtype)
+        engine = _torch_backend(layout, device, max_seq_length, pooling_mode, dtype)
     return SentenceEncoder(
         tokenizer,
         engine,
@@ -61,25 +61,23 @@ def load(
     )
 
 
-def _pick_backend(backend: str, root: Path, quantized: bool) -> str:
+def _pick_backend(backend: BackendKind, root: Path, quantized: bool) -> BackendKind:
     """The documented ``auto`` rule."""
-    from sentvec.backends.onnx import graph_path
-
-    if backend == "torch":
+    if backend is BackendKind.TORCH:
         if quantized:
             raise ValueError("quantized=True runs the int8 ONNX graph: use backend='onnx' or 'auto'")
-        return "torch"
-    if backend == "onnx" or quantized:
-        return "onnx"
+        return BackendKind.TORCH
+    if backend is BackendKind.ONNX or quantized:
+        return BackendKind.ONNX
     if available("torch") and available("transformers"):  # auto
-        return "torch"
-    if graph_path(root, quantized=False).is_file():
-        return "onnx"
+        return BackendKind.TORCH
+    if onnx_graph_path(root, quantized=False).is_file():
+        return BackendKind.ONNX
     raise MissingExtraError("torch", "torch", f"{root} has no ONNX graph, so loading it")
 
 
 def _torch_backend(
-    layout: ModelLayout, device: str | None, max_seq_length: int | None, pooling: str | None, dtype: str
+    layout: ModelLayout, device: str | None, max_seq_length: int | None, pooling: PoolingMode | None, dtype: str
 ) -> Backend:
     if not (available("torch") and available("transformers")):
         raise MissingExtraError("torch", "torch", "The torch backend")

@@ -11,6 +11,8 @@ import enum
 
 import numpy as np
 
+from sentvec.enums import parse_enum
+
 
 class Precision(str, enum.Enum):
     """Output precisions of ``encode``."""
@@ -24,11 +26,7 @@ class Precision(str, enum.Enum):
     @classmethod
     def parse(cls, value: str | Precision) -> Precision:
         """Accept a member or its value."""
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown precision {value!r}; valid: {valid}") from None
+        return parse_enum(cls, value, "precision")
 
 
 def calibration_ranges(calibration: np.ndarray) -> np.ndarray:

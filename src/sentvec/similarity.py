@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from sentvec.enums import parse_enum
+
 Array = Any  # numpy.ndarray or torch.Tensor
+
+
+_SIMILARITY_ALIASES = {"cos_sim": "cosine", "dot_score": "dot", "dot_product": "dot"}
 
 
 class SimilarityFunction(str, enum.Enum):
@@ -26,15 +31,7 @@ class SimilarityFunction(str, enum.Enum):
     @classmethod
     def parse(cls, value: str | SimilarityFunction) -> SimilarityFunction:
         """Accept an enum member or its name (``"cos_sim"``/``"dot_score"`` aliases included)."""
-        if isinstance(value, SimilarityFunction):
-            return value
-        key = str(value).lower()
-        key = {"cos_sim": "cosine", "dot_score": "dot", "dot_product": "dot"}.get(key, key)
-        try:
-            return cls(key)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown similarity function {value!r}; valid: {valid}") from None
+        return parse_enum(cls, value, "similarity function", _SIMILARITY_ALIASES)
 
     @property
     def matrix(self) -> Callable[[Array, Array], Array]:

@@ -52,7 +52,8 @@ def _run(procs: int, args: list[str], expect_failure: bool = False) -> None:
 def _train(model: Path, data: Path, loss: str, out: Path, procs: int, batch_size: int) -> None:
     flags = [
         "-m",
-        "sentvec.training",
+        "sentvec",
+        "train",
         "--model",
         str(model),
         "--data",
@@ -89,7 +90,7 @@ def _weights(out: Path) -> dict[str, np.ndarray]:
 
 
 def test_torchrun_training_equals_one_process(make_model: ModelFactory, tmp_path: Path) -> None:
-    """End to end through ``torchrun -m sentvec.training``: same logged losses and same weights after 3 steps.
+    """End to end through ``torchrun -m sentvec train``: same logged losses and same weights after 3 steps.
 
     (AdamW's steps barely change when all gradients are scaled by a constant, so the weights alone would not
     catch a wrongly scaled gradient: the next test compares gradients.)"""

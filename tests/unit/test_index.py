@@ -1,4 +1,4 @@
-"""sentvec.index.Index on the tiny model: add/update/delete/search/get, precisions, filters, persistence, errors."""
+"""sentvec.search.index.Index on the tiny model: add/update/delete/search/get, precisions, filters, persistence, errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from _tiny_model import WORDS
 
 from sentvec.errors import DataFormatError, MissingExtraError, SentvecError
-from sentvec.index import (
+from sentvec.search.index import (
     Index,
     IndexLockedError,
     IndexModelMismatchError,
@@ -22,8 +22,8 @@ from sentvec.index import (
     model_fingerprint,
     text_id,
 )
-from sentvec.index import index as index_module
-from sentvec.index.store import release_lock
+from sentvec.search.index import index as index_module
+from sentvec.search.index.store import release_lock
 from sentvec.search.exact import semantic_search
 
 pytest.importorskip("usearch")
@@ -300,7 +300,7 @@ def test_missing_usearch_gives_the_install_hint(model, tmp_path, monkeypatch):
 def test_checkpoints_grow_with_the_graph(model, tmp_path, monkeypatch):
     """Each checkpoint writes the whole graph, so they come every ``checkpoint_every`` changes or a quarter of the
     graph, whichever is more: the bytes written stay proportional to the index, not quadratic in it."""
-    from sentvec.index.ann import AnnIndex
+    from sentvec.search.index.ann import AnnIndex
 
     sizes: list[int] = []
     save = AnnIndex.save

@@ -1,4 +1,4 @@
-"""Crash safety and concurrent readers of sentvec.index.Index.
+"""Crash safety and concurrent readers of sentvec.search.index.Index.
 
 - A subprocess adds many documents, printing each acknowledged (committed) batch; it is killed with SIGKILL after a
   few batches. The index must reopen with every acknowledged id, search, and a re-run of the same add must complete
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from _tiny_model import WORDS
 
-from sentvec.index import Index
+from sentvec.search.index import Index
 from sentvec.search.exact import semantic_search
 
 pytest.importorskip("usearch")
@@ -38,7 +38,7 @@ import torch
 torch.set_num_threads(1)
 sys.path.insert(0, {here!r})
 import sentvec
-from sentvec.index import Index
+from sentvec.search.index import Index
 from sentvec.search.exact import semantic_search
 from test_index_crash import corpus
 

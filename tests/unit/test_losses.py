@@ -1,4 +1,4 @@
-"""sentvec.losses: values against hand-written formulas and the reference library, gradients, GradCache."""
+"""sentvec.training.losses: values against hand-written formulas and the reference library, gradients, GradCache."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from _tiny_model import WORDS
 
 torch = pytest.importorskip("torch")
 
-from sentvec.losses import (  # noqa: E402
+from sentvec.training.losses import (  # noqa: E402
     AnglELoss,
     BatchAllTripletLoss,
     BatchHardTripletLoss,
@@ -617,7 +617,7 @@ def test_in_batch_margin_training_lowers_the_loss(make_model):
 
 
 def test_in_batch_negative_losses_are_flagged_for_duplicate_free_batches(model):
-    from sentvec.losses import (
+    from sentvec.training.losses import (
         CachedMultipleNegativesRankingLoss,
         CoSENTLoss,
         InBatchMarginLoss,

@@ -66,7 +66,7 @@ SEARCH_DOCS = [
 @pytest.fixture(scope="module")
 def index(model, tmp_path_factory) -> Iterator[Any]:
     """A real, read-only index of three documents (as ``sentvec serve --index`` opens it)."""
-    Index = pytest.importorskip("sentvec.index").Index
+    Index = pytest.importorskip("sentvec.search.index").Index
     pytest.importorskip("usearch")
     folder = tmp_path_factory.mktemp("serve-index") / "index"
     with Index.create(folder, model) as writer:
@@ -465,7 +465,7 @@ def test_cli_serve_builds_app_with_flags(monkeypatch, model_dir, tmp_path):
             opened.append((path, kwargs))
             return opened_index
 
-    monkeypatch.setitem(sys.modules, "sentvec.index", types.SimpleNamespace(Index=Index))
+    monkeypatch.setitem(sys.modules, "sentvec.search.index", types.SimpleNamespace(Index=Index))
     ran: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(app=app, **kw))
     argv = ["serve", "--model", str(model_dir), "--index", str(tmp_path), "--port", "0", "--max-inputs", "3"]

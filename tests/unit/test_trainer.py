@@ -12,9 +12,9 @@ import torch
 
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
-from sentvec.losses.base import Loss
-from sentvec.losses.in_batch_margin import InBatchMarginLoss
-from sentvec.losses.scored_pairs import CoSENTLoss
+from sentvec.training.losses.base import Loss
+from sentvec.training.losses.in_batch_margin import InBatchMarginLoss
+from sentvec.training.losses.scored_pairs import CoSENTLoss
 from sentvec.training.args import TrainingArgs
 from sentvec.training.data import load_data
 from sentvec.training.trainer import LAST_DIR, Trainer, TrainingError

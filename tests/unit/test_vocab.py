@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sentvec
-from sentvec.vocab import aligned_init, extend_vocabulary, is_cjk, unknown_characters
+from sentvec.training.vocab import aligned_init, extend_vocabulary, is_cjk, unknown_characters
 
 
 @pytest.fixture

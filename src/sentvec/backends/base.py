@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import enum
 from pathlib import Path
-from typing import Any
 
 from sentvec.batching import TokenBatch
+from sentvec.similarity import Array
 
 
 class OutputValue(str, enum.Enum):
@@ -17,10 +18,36 @@ class OutputValue(str, enum.Enum):
     TOKEN_EMBEDDINGS = "token_embeddings"
 
 
+class BackendKind(str, enum.Enum):
+    """Which engine runs the forward pass (``auto``: torch when installed and not quantized, else ONNX)."""
+
+    AUTO = "auto"
+    TORCH = "torch"
+    ONNX = "onnx"
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendInfo:
+    """Facts about a backend for ``SentenceEncoder.info()``; fields a backend does not have are None."""
+
+    kind: BackendKind
+    device: str
+    dtype: str | None = None
+    modules: tuple[str, ...] | None = None
+    parameters: int | None = None
+    graph: str | None = None
+    providers: tuple[str, ...] | None = None
+
+
 class Backend(abc.ABC):
     """Runs the model on token batches. Chosen once, at load time."""
 
-    name: str
+    kind: BackendKind
+
+    @property
+    def name(self) -> str:
+        """The backend's kind as a string (``"torch"``, ``"onnx"``)."""
+        return self.kind.value
 
     @property
     @abc.abstractmethod
@@ -33,7 +60,7 @@ class Backend(abc.ABC):
         """Where the forward pass runs."""
 
     @abc.abstractmethod
-    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> Any:
+    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> Array:
         """Sentence embeddings (B, D), or token embeddings (B, T, H) for ``TOKEN_EMBEDDINGS``.
 
         Returns a torch tensor (torch backend) or a numpy array (other backends).
@@ -47,6 +74,9 @@ class Backend(abc.ABC):
     def save(self, root: Path) -> None:
         """Write the modules' folders and ``modules.json`` under ``root``."""
 
-    def describe(self) -> dict[str, Any]:
+    def set_max_seq_length(self, max_seq_length: int) -> None:
+        """Record a new truncation length where the backend saves it (the tokenizer does the truncating)."""
+
+    def describe(self) -> BackendInfo:
         """Facts for ``SentenceEncoder.info()``."""
-        return {"backend": self.name, "device": self.device}
+        return BackendInfo(kind=self.kind, device=self.device)

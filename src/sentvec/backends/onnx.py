@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from sentvec.backends.base import Backend, OutputValue
+from sentvec.backends.base import Backend, BackendInfo, BackendKind, OutputValue
 from sentvec.batching import TokenBatch
 from sentvec.errors import ModelFormatError
-
-ONNX_DIR = "onnx"
-FP32_FILE = "model.onnx"
-INT8_FILE = "model_qint8.onnx"
-
-
-def graph_path(root: Path, quantized: bool) -> Path:
-    """Where the exported graph of a model folder lives."""
-    return root / ONNX_DIR / (INT8_FILE if quantized else FP32_FILE)
 
 
 def resolve_providers(device: str | None) -> list[str]:
@@ -43,7 +34,7 @@ class OnnxBackend(Backend):
     """Runs ``onnx/model.onnx`` (or ``model_qint8.onnx``). One session, safe to share between threads
     (onnxruntime's ``run`` is thread-safe)."""
 
-    name = "onnx"
+    kind = BackendKind.ONNX
 
     def __init__(self, path: Path, *, device: str | None = None, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -81,7 +72,7 @@ class OnnxBackend(Backend):
         if device != self._device:
             raise ValueError("the onnx backend's device is fixed at load time; call sentvec.load(..., device=...)")
 
-    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> Any:
+    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> np.ndarray:
         """Run the graph; returns float32 numpy arrays."""
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         if "token_type_ids" in self._inputs:
@@ -101,6 +92,6 @@ class OnnxBackend(Backend):
         if source.resolve() != root.resolve():
             shutil.copytree(source, root, dirs_exist_ok=True)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> BackendInfo:
         """Backend, device, graph file and providers."""
-        return {**super().describe(), "graph": str(self.path), "providers": self._providers}
+        return dataclasses.replace(super().describe(), graph=str(self.path), providers=tuple(self._providers))

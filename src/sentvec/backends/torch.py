@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import torch
 
-from sentvec.backends.base import Backend, OutputValue
-from sentvec.batching import TokenBatch
+from sentvec.backends.base import Backend, BackendInfo, BackendKind, OutputValue
+from sentvec.batching import TokenBatch, Tokenized, pad_batch
 from sentvec.formats import ModelLayout, ModuleKind, write_modules
-from sentvec.modules import Dense, Module, Normalize, Pooling, PoolingConfig, PoolingMode, Transformer
+from sentvec.modules.base import Features, Module
+from sentvec.modules.configs import PoolingConfig, PoolingMode
+from sentvec.modules.dense import Dense
+from sentvec.modules.normalize import Normalize
+from sentvec.modules.pooling import Pooling
+from sentvec.modules.transformer import Transformer
 
 _LOADERS: dict[ModuleKind, type[Module]] = {
     ModuleKind.POOLING: Pooling,
@@ -31,9 +38,10 @@ def resolve_device(device: str | None) -> str:
 
 
 class TorchBackend(Backend):
-    """A ``torch.nn.Sequential`` of sentvec modules."""
+    """A ``torch.nn.Sequential`` of sentvec modules: the torch pipeline that training, vocabulary extension, ONNX
+    export and weight fingerprints work on (``SentenceEncoder.torch``)."""
 
-    name = "torch"
+    kind = BackendKind.TORCH
 
     def __init__(self, modules: list[Module], device: str | None = None, dtype: str = "float32") -> None:
         if not modules or not isinstance(modules[0], Transformer):
@@ -53,7 +61,7 @@ class TorchBackend(Backend):
         *,
         device: str | None = None,
         max_seq_length: int | None = None,
-        pooling: str | None = None,
+        pooling: PoolingMode | None = None,
         dtype: str = "float32",
     ) -> TorchBackend:
         """Load every module listed by the layout."""
@@ -62,7 +70,7 @@ class TorchBackend(Backend):
         for entry in layout.modules[1:]:
             folder = layout.module_dir(entry)
             if entry.kind is ModuleKind.POOLING and layout.layout == "huggingface":
-                mode = PoolingMode.parse(pooling or "mean")
+                mode = pooling or PoolingMode.MEAN
                 modules.append(Pooling(PoolingConfig(dimension=transformer.hidden_size, modes=(mode,))))
             else:
                 modules.append(_LOADERS[entry.kind].load(folder))
@@ -99,9 +107,9 @@ class TorchBackend(Backend):
         self._device = resolve_device(device)
         self.pipeline.to(self._device)
 
-    def features(self, batch: TokenBatch, prompt_length: int | None = None) -> dict[str, Any]:
+    def features(self, batch: TokenBatch, prompt_length: int | None = None) -> Features:
         """The batch as tensors on the device."""
-        feats: dict[str, Any] = {
+        feats: Features = {
             "input_ids": torch.from_numpy(batch.input_ids).to(self._device),
             "attention_mask": torch.from_numpy(batch.attention_mask).to(self._device),
             "token_type_ids": torch.from_numpy(batch.token_type_ids).to(self._device),
@@ -110,7 +118,21 @@ class TorchBackend(Backend):
             feats["prompt_length"] = prompt_length
         return feats
 
-    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> Any:
+    def set_max_seq_length(self, max_seq_length: int) -> None:
+        """Saved models truncate at ``max_seq_length`` too."""
+        transformer = self.transformer
+        transformer.config = dataclasses.replace(transformer.config, max_seq_length=max_seq_length)
+
+    def embed(self, tokenized: Tokenized, pad_id: int = 0) -> torch.Tensor:
+        """The training forward pass: sentence embeddings (B, D) that carry gradients, rows in input order.
+
+        ``tokenized`` comes from ``SentenceEncoder.tokenize`` (truncated at ``max_seq_length``, prompt counted)."""
+        batch = pad_batch(tokenized.ids, np.arange(len(tokenized.ids)), pad_id)
+        features = self.features(batch, tokenized.prompt_length)
+        out: torch.Tensor = self.pipeline(features)["sentence_embedding"]
+        return out
+
+    def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> torch.Tensor:
         """Run the pipeline without gradients; returns float32 tensors."""
         feats = self.features(batch, prompt_length)
         training = self.pipeline.training  # encode always runs without dropout, even mid-training
@@ -127,7 +149,7 @@ class TorchBackend(Backend):
                 self.pipeline.train()
         return out.float()
 
-    def _autocast(self) -> Any:
+    def _autocast(self) -> AbstractContextManager[None]:
         if self.dtype == "float32":
             return torch.autocast(device_type=self._device.split(":")[0], enabled=False)
         return torch.autocast(device_type=self._device.split(":")[0], dtype=_DTYPES[self.dtype])
@@ -143,11 +165,11 @@ class TorchBackend(Backend):
             entries.append((module.kind, rel))
         write_modules(root, entries)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> BackendInfo:
         """Backend, device, dtype and the module chain."""
-        return {
-            **super().describe(),
-            "dtype": self.dtype,
-            "modules": [type(m).__name__ for m in self.modules],
-            "parameters": int(sum(p.numel() for p in self.pipeline.parameters())),
-        }
+        return dataclasses.replace(
+            super().describe(),
+            dtype=self.dtype,
+            modules=tuple(type(m).__name__ for m in self.modules),
+            parameters=int(sum(p.numel() for p in self.pipeline.parameters())),
+        )

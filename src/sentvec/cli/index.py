@@ -1,4 +1,4 @@
-"""``sentvec index build|add|search|info|eval``: a persistent semantic index on disk (see :mod:`sentvec.index`)."""
+"""``sentvec index build|add|search|info|eval``: a persistent semantic index on disk (see :mod:`sentvec.search.index`)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def _load_model(args: argparse.Namespace, config: dict[str, Any] | None = None) 
 
 
 def _stored_config(folder: Path) -> dict[str, Any]:
-    from sentvec.index.store import DocumentStore
+    from sentvec.search.index.store import DocumentStore
 
     store = DocumentStore(folder)
     try:
@@ -148,8 +148,8 @@ def _fill(index: Any, args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """``sentvec index build``."""
-    from sentvec.index import Index
-    from sentvec.index.store import DB_FILE
+    from sentvec.search.index import Index
+    from sentvec.search.index.store import DB_FILE
 
     if not args.input.is_file():
         raise DataFormatError(args.input, None, "file not found")
@@ -162,7 +162,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """``sentvec index add``."""
-    from sentvec.index import Index
+    from sentvec.search.index import Index
 
     model = _load_model(args, _stored_config(args.dir))
     with Index.open(args.dir, model) as index:
@@ -184,7 +184,7 @@ def _parse_filter(items: list[str]) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """``sentvec index search``."""
-    from sentvec.index import Index
+    from sentvec.search.index import Index
 
     model = _load_model(args, _stored_config(args.dir))
     with Index.open(args.dir, model, read_only=True) as index:
@@ -202,7 +202,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """``sentvec index info``."""
-    from sentvec.index import Index
+    from sentvec.search.index import Index
 
     with Index.open(args.dir, read_only=True) as index:
         facts = index.info()
@@ -216,7 +216,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sentvec.cli.evaluate import _finish, print_ir_table
     from sentvec.evaluation import load_qrels, load_queries
     from sentvec.evaluation.retrieval import DEFAULT_KS, relevant_queries, score_rankings
-    from sentvec.index import Index
+    from sentvec.search.index import Index
 
     queries = load_queries(args.queries)
     query_ids, relevant = relevant_queries(queries, load_qrels(args.qrels))

@@ -76,7 +76,7 @@ def build_app(args: argparse.Namespace) -> Any:
     model = load_model(args)
     index = None
     if args.index is not None:
-        from sentvec.index import Index  # only --index needs the index package
+        from sentvec.search.index import Index  # only --index needs the index package
 
         index = Index.open(args.index, model=model, read_only=True)
     return create_app(model, index, limits=limits, batching=batching, batch_size=args.batch_size)

@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train",
         help="fine-tune a model on a file",
-        description="Fine-tune a model on a file. Under torchrun (torchrun --nproc_per_node N -m sentvec.training "
+        description="Fine-tune a model on a file. Under torchrun (torchrun --nproc_per_node N -m sentvec train "
         "FLAGS) every process trains on its slice of each global batch of N x --batch-size.",
     )
     p.add_argument("--config", type=Path, help="a YAML file with any of the options below (flags override it)")

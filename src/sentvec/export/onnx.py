@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from sentvec.backends.base import OutputValue
-from sentvec.backends.onnx import FP32_FILE, INT8_FILE, ONNX_DIR, OnnxBackend
+from sentvec.backends.onnx import OnnxBackend
 from sentvec.batching import length_sorted_batches
 from sentvec.errors import SentvecError
+from sentvec.formats import ONNX_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE
 from sentvec.similarity import pairwise_cosine
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def export_onnx(
         from sentvec.evaluation import SimilarityEvaluator
 
         sts = SimilarityEvaluator.from_file(sts_file)
-    fp32 = folder / ONNX_DIR / FP32_FILE
+    fp32 = folder / ONNX_DIR / ONNX_FP32_FILE
     _export_fp32(model, fp32, opset)
     reference = _Reference.of(model, texts, sts)
     checks = [_check(model, fp32, reference, sts)]
@@ -209,7 +210,7 @@ def export_onnx(
             f"(> {FP32_TOLERANCE:g}) on the calibration texts"
         )
     if quantize == "int8":
-        int8 = folder / ONNX_DIR / INT8_FILE
+        int8 = folder / ONNX_DIR / ONNX_INT8_FILE
         _quantize_int8(fp32, int8)
         checks.append(_check(model, int8, reference, sts))
     report = ExportReport(folder=str(folder), calibration_texts=len(texts), checks=tuple(checks))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from sentvec.errors import ModelFormatError
-from sentvec.formats import ModuleKind, read_json, write_json
+from sentvec.formats import MODULE_CONFIG_FILE, MODULE_WEIGHT_FILES, ModuleKind, read_json, write_json
 from sentvec.modules.base import Features, Module
+from sentvec.modules.configs import DenseConfig
 
 # Closed registry of activations by the dotted names sentence-transformers writes.
 ACTIVATIONS: dict[str, Callable[[], torch.nn.Module]] = {
@@ -24,25 +23,6 @@ ACTIVATIONS: dict[str, Callable[[], torch.nn.Module]] = {
 }
 ACTIVATIONS["torch.nn.Tanh"] = torch.nn.Tanh
 ACTIVATIONS["torch.nn.Identity"] = torch.nn.Identity
-
-
-@dataclasses.dataclass(frozen=True)
-class DenseConfig:
-    """Shape of the layer and the activation's dotted name (one of :data:`ACTIVATIONS`)."""
-
-    in_features: int
-    out_features: int
-    bias: bool = True
-    activation: str = "torch.nn.modules.activation.Tanh"
-
-    def to_json(self) -> dict[str, Any]:
-        """The on-disk form (sentence-transformers' keys)."""
-        return {
-            "in_features": self.in_features,
-            "out_features": self.out_features,
-            "bias": self.bias,
-            "activation_function": self.activation,
-        }
 
 
 class Dense(Module):
@@ -67,14 +47,14 @@ class Dense(Module):
         """Write ``config.json`` and ``model.safetensors`` (keys ``linear.weight``, ``linear.bias``)."""
         from safetensors.torch import save_file
 
-        write_json(folder / "config.json", self.config.to_json())
+        write_json(folder / MODULE_CONFIG_FILE, self.config.to_json())
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors"))
+        save_file(state, str(folder / MODULE_WEIGHT_FILES[0]))
 
     @classmethod
     def load(cls, folder: Path) -> Dense:
         """Read config and weights (safetensors, or a legacy ``pytorch_model.bin``)."""
-        cfg_path = folder / "config.json"
+        cfg_path = folder / MODULE_CONFIG_FILE
         if not cfg_path.is_file():
             raise ModelFormatError(cfg_path, "missing Dense configuration")
         raw = read_json(cfg_path)
@@ -93,7 +73,7 @@ class Dense(Module):
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    st, pt = folder / "model.safetensors", folder / "pytorch_model.bin"
+    st, pt = (folder / name for name in MODULE_WEIGHT_FILES)
     try:
         if st.is_file():
             from safetensors.torch import load_file

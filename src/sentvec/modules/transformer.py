@@ -11,7 +11,9 @@ import torch
 from sentvec._extras import require
 from sentvec.errors import ModelFormatError
 from sentvec.formats import (
+    HF_CONFIG_FILE,
     SBERT_CONFIG_FILE,
+    WEIGHT_FILES,
     ModuleKind,
     TransformerConfig,
     read_json,
@@ -19,13 +21,6 @@ from sentvec.formats import (
     write_json,
 )
 from sentvec.modules.base import Features, Module
-
-WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
 
 
 class Transformer(Module):
@@ -64,9 +59,9 @@ class Transformer(Module):
         """Load the encoder with ``transformers.AutoModel``; missing or broken files are named."""
         transformers = require("transformers", "The torch backend")
         config = read_transformer_config(folder, max_seq_length)
-        if not (folder / "config.json").is_file():
-            raise ModelFormatError(folder / "config.json", "missing encoder configuration")
-        read_json(folder / "config.json")  # a syntax error names the file, not a transformers internal
+        if not (folder / HF_CONFIG_FILE).is_file():
+            raise ModelFormatError(folder / HF_CONFIG_FILE, "missing encoder configuration")
+        read_json(folder / HF_CONFIG_FILE)  # a syntax error names the file, not a transformers internal
         weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
         if not weights:
             raise ModelFormatError(folder / WEIGHT_FILES[0], f"missing weights (looked for {', '.join(WEIGHT_FILES)})")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sentvec.arrays import as_embedding_matrix
 from sentvec.similarity import SimilarityFunction, normalize
 
 ScoreFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -25,37 +26,6 @@ class Hit:
 
     corpus_id: int
     score: float
-
-
-def as_text_list(texts: Any, what: str) -> list[str]:
-    """``texts`` as a list of strings; one string (which would iterate as characters) or a non-string item is a
-    TypeError that names it."""
-    if isinstance(texts, str):
-        raise TypeError(f"{what} must be a sequence of strings, not one string")
-    items = list(texts)
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}] is {type(t).__name__}, expected str")
-    return items
-
-
-def as_embedding_matrix(x: Any, what: str = "embeddings") -> np.ndarray:
-    """A 2-D float numpy array from a numpy array, nested list or torch tensor (a 1-D vector becomes one row)."""
-    if type(x).__module__.startswith("torch"):
-        x = x.detach().cpu()
-        if str(x.dtype) not in ("torch.float32", "torch.float64"):
-            x = x.float()
-        x = x.numpy()
-    arr = np.asarray(x)
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float32)
-    if arr.ndim == 1:
-        arr = arr.reshape(0, 0) if arr.size == 0 else arr[None, :]
-    if arr.ndim != 2:
-        raise ValueError(f"{what} must be a vector or a 2-D batch of vectors, got shape {arr.shape}")
-    if arr.size and not np.isfinite(arr).all():
-        raise ValueError(f"{what} contain NaN or infinite values")
-    return arr
 
 
 def _resolve_score(score: Score) -> tuple[ScoreFunction, bool]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.search.exact import Score, _resolve_score, as_embedding_matrix, as_text_list, semantic_search_arrays
+from sentvec.arrays import as_embedding_matrix, as_text_list
+from sentvec.search.exact import Score, _resolve_score, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction, normalize
 
 logger = logging.getLogger(__name__)

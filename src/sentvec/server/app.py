@@ -40,7 +40,7 @@ ERROR_CODE_KEY = "sentvec.error_code"  # scope key: the error code of the respon
 
 
 class SearchIndex(Protocol):
-    """What ``/search`` needs of an index (``sentvec.index.Index``): hits with id, score, text, metadata."""
+    """What ``/search`` needs of an index (``sentvec.search.index.Index``): hits with id, score, text, metadata."""
 
     def search(self, query: Any, /, *, k: int = ..., filter: Any = ..., exact: bool = ...) -> Sequence[Any]:
         """The ``k`` best hits for a query text."""

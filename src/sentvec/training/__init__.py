@@ -1,6 +1,6 @@
 """Fine-tuning: data, samplers, the trainer. Needs the ``[torch]`` extra.
 
-Names load lazily so that ``sentvec.losses`` can import ``sentvec.training.data`` without the trainer.
+Names load lazily so that ``sentvec.training.losses`` can import ``sentvec.training.data`` without the trainer.
 """
 
 from __future__ import annotations

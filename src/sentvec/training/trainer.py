@@ -17,9 +17,9 @@ import torch
 
 from sentvec.distributed import ddp
 from sentvec.errors import SentvecError
-from sentvec.losses.base import Loss
 from sentvec.training.args import Schedule, TrainingArgs
 from sentvec.training.data import Example, LabelKind, TrainingData
+from sentvec.training.losses.base import Loss
 from sentvec.training.samplers import MultiDatasetOrder, batches_per_epoch, epoch_batches
 
 LOG_FILE = "trainer_log.jsonl"

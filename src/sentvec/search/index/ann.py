@@ -20,15 +20,15 @@ from typing import Any
 import numpy as np
 
 from sentvec._extras import require
-from sentvec.index.store import IndexFormatError, ReadOnlyIndexError
 from sentvec.quantization import quantize_embeddings
+from sentvec.search.index.store import IndexFormatError, ReadOnlyIndexError
 from sentvec.similarity import SimilarityFunction
 
 CONNECTIVITY = 16  # HNSW M
 EXPANSION_ADD = 100
 EXPANSION_SEARCH = 64
 PRECISIONS = ("float32", "int8", "binary")
-FEATURE = "A persistent semantic index (sentvec.index)"
+FEATURE = "A persistent semantic index (sentvec.search.index)"
 
 # usearch metric per similarity for float32 vectors; manhattan has none, so l2sq picks its candidates.
 _METRICS = {

@@ -1,6 +1,6 @@
 """The persistent semantic index: documents and float32 vectors in SQLite, an HNSW graph of their codes beside.
 
-Folder layout (see :mod:`sentvec.index.store` and :mod:`sentvec.index.ann`):
+Folder layout (see :mod:`sentvec.search.index.store` and :mod:`sentvec.search.index.ann`):
 
 - ``index.sqlite`` (WAL): config, documents with their float32 vectors, tombstones, the ANN watermark.
 - ``ann-<random>.usearch``: the HNSW graph of the codes (float32, int8 or binary); immutable once written.
@@ -29,8 +29,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from sentvec.evaluation.retrieval import CORPUS_PROMPTS, QUERY_PROMPTS, prompt_name
-from sentvec.index.ann import (
+from sentvec.arrays import as_embedding_matrix
+from sentvec.prompts import ROLE_PROMPTS, Role, first_prompt_name
+from sentvec.quantization import calibration_ranges
+from sentvec.search.exact import TopK, semantic_search_arrays
+from sentvec.search.index.ann import (
     CONNECTIVITY,
     EXPANSION_ADD,
     EXPANSION_SEARCH,
@@ -39,7 +42,7 @@ from sentvec.index.ann import (
     VectorCodec,
     usearch_index,
 )
-from sentvec.index.store import (
+from sentvec.search.index.store import (
     DB_FILE,
     FORMAT_VERSION,
     AnnState,
@@ -58,8 +61,6 @@ from sentvec.index.store import (
     release_lock,
     unlink_quietly,
 )
-from sentvec.quantization import calibration_ranges
-from sentvec.search.exact import TopK, as_embedding_matrix, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class Index:
         folder.mkdir(parents=True, exist_ok=True)
         lock = acquire_lock(folder)
         try:
-            ranges = calibrated_ranges(model, precision, calibration, prompt_name(model, CORPUS_PROMPTS))
+            ranges = calibrated_ranges(model, precision, calibration, first_prompt_name(model.prompts, ROLE_PROMPTS[Role.DOCUMENT]))
             store = DocumentStore(folder, create=True)
             config = _new_config(model, precision, ranges)
             with store.write():
@@ -589,7 +590,7 @@ def _new_config(model: Any, precision: str, ranges: np.ndarray | None) -> dict[s
         "similarity": SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine").value,
         "precision": precision,
         "int8_ranges": None if ranges is None else ranges.tolist(),
-        "query_prompt_name": prompt_name(model, QUERY_PROMPTS),
-        "document_prompt_name": prompt_name(model, CORPUS_PROMPTS),
+        "query_prompt_name": first_prompt_name(model.prompts, ROLE_PROMPTS[Role.QUERY]),
+        "document_prompt_name": first_prompt_name(model.prompts, ROLE_PROMPTS[Role.DOCUMENT]),
         "hnsw": {"connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD, "expansion_search": EXPANSION_SEARCH},
     }

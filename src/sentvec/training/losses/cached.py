@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from sentvec.distributed.ddp import gather_batch, local_gradient
-from sentvec.losses._util import SimilarityArg
-from sentvec.losses.base import Loss, Scorer
-from sentvec.losses.ranking import MultipleNegativesRankingLoss
+from sentvec.training.losses._util import SimilarityArg
+from sentvec.training.losses.base import Loss, Scorer
+from sentvec.training.losses.ranking import MultipleNegativesRankingLoss
 
 Replay = Callable[[torch.Tensor], None]
 
@@ -141,7 +141,7 @@ class CachedLoss(Loss):
 
 
 class CachedMultipleNegativesRankingLoss(CachedLoss, MultipleNegativesRankingLoss):
-    r""":class:`~sentvec.losses.MultipleNegativesRankingLoss` with GradCache: same value, same gradients,
+    r""":class:`~sentvec.training.losses.MultipleNegativesRankingLoss` with GradCache: same value, same gradients,
     memory bounded by ``mini_batch_size`` instead of the batch size.
 
     .. math::
@@ -175,14 +175,14 @@ class CachedMultipleNegativesRankingLoss(CachedLoss, MultipleNegativesRankingLos
         +-------------------------------------------------+--------+
 
     Relations:
-        - :class:`~sentvec.losses.MultipleNegativesRankingLoss`: the uncached loss (faster at small batches).
-        - :class:`~sentvec.losses.MatryoshkaLoss` around this loss keeps the caching.
+        - :class:`~sentvec.training.losses.MultipleNegativesRankingLoss`: the uncached loss (faster at small batches).
+        - :class:`~sentvec.training.losses.MatryoshkaLoss` around this loss keeps the caching.
 
     Example:
         ::
 
             import sentvec
-            from sentvec.losses import CachedMultipleNegativesRankingLoss
+            from sentvec.training.losses import CachedMultipleNegativesRankingLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=2)

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import check_columns, zero_loss
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses._util import check_columns, zero_loss
+from sentvec.training.losses.base import LabelKind, Loss
 
 REDUCTIONS = ("mean", "sum")
 NEGATIVE_SETS = ("anchors", "positives", "both")
@@ -50,15 +50,15 @@ class InBatchMarginLoss(Loss):
     A batch of one pair has no negatives and gives a loss of 0.
 
     Relations:
-        - :class:`~sentvec.losses.MultipleNegativesRankingLoss` uses the same in-batch negatives with a softmax
+        - :class:`~sentvec.training.losses.MultipleNegativesRankingLoss` uses the same in-batch negatives with a softmax
           (InfoNCE) instead of a hinge.
-        - :class:`~sentvec.losses.TripletLoss` applies the same hinge to one explicit negative per anchor.
+        - :class:`~sentvec.training.losses.TripletLoss` applies the same hinge to one explicit negative per anchor.
 
     Example:
         ::
 
             import sentvec
-            from sentvec.losses import InBatchMarginLoss
+            from sentvec.training.losses import InBatchMarginLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = InBatchMarginLoss(model, margin=0.5)

@@ -2,7 +2,7 @@
 
 Needs the ``index`` extra (``pip install 'sentvec[index]'``) for usearch::
 
-    from sentvec.index import Index
+    from sentvec.search.index import Index
 
     with Index.create("my-index", model, precision="int8") as index:
         index.add({"id": d["_id"], "text": d["text"], "metadata": {"lang": "en"}} for d in corpus)
@@ -10,8 +10,8 @@ Needs the ``index`` extra (``pip install 'sentvec[index]'``) for usearch::
         hits = index.search("what is a cat?", k=10, filter={"lang": "en"})
 """
 
-from sentvec.index.index import BatchReport, Index, SearchHit, WriteReport
-from sentvec.index.store import (
+from sentvec.search.index.index import BatchReport, Index, SearchHit, WriteReport
+from sentvec.search.index.store import (
     Document,
     IndexFormatError,
     IndexLockedError,

@@ -10,18 +10,18 @@ class) are importable from here too.
 
 from __future__ import annotations
 
-from sentvec.losses.base import LabelKind as LabelKind
-from sentvec.losses.base import Loss
-from sentvec.losses.cached import CachedLoss as CachedLoss
-from sentvec.losses.cached import CachedMultipleNegativesRankingLoss
-from sentvec.losses.contrastive import ContrastiveLoss, OnlineContrastiveLoss
-from sentvec.losses.distillation import MarginMSELoss, MSELoss
-from sentvec.losses.in_batch_margin import InBatchMarginLoss
-from sentvec.losses.matryoshka import MatryoshkaLoss
-from sentvec.losses.ranking import MultipleNegativesRankingLoss
-from sentvec.losses.scored_pairs import AnglELoss, CoSENTLoss, CosineSimilarityLoss
-from sentvec.losses.softmax import SoftmaxLoss
-from sentvec.losses.triplet import BatchAllTripletLoss, BatchHardTripletLoss, TripletLoss
+from sentvec.training.losses.base import LabelKind as LabelKind
+from sentvec.training.losses.base import Loss
+from sentvec.training.losses.cached import CachedLoss as CachedLoss
+from sentvec.training.losses.cached import CachedMultipleNegativesRankingLoss
+from sentvec.training.losses.contrastive import ContrastiveLoss, OnlineContrastiveLoss
+from sentvec.training.losses.distillation import MarginMSELoss, MSELoss
+from sentvec.training.losses.in_batch_margin import InBatchMarginLoss
+from sentvec.training.losses.matryoshka import MatryoshkaLoss
+from sentvec.training.losses.ranking import MultipleNegativesRankingLoss
+from sentvec.training.losses.scored_pairs import AnglELoss, CoSENTLoss, CosineSimilarityLoss
+from sentvec.training.losses.softmax import SoftmaxLoss
+from sentvec.training.losses.triplet import BatchAllTripletLoss, BatchHardTripletLoss, TripletLoss
 
 __all__ = [
     "AnglELoss",

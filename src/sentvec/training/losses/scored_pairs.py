@@ -8,8 +8,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import SimilarityArg, check_columns, flat_labels, similarity_pairwise
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses._util import SimilarityArg, check_columns, flat_labels, similarity_pairwise
+from sentvec.training.losses.base import LabelKind, Loss
 
 
 class CosineSimilarityLoss(Loss):
@@ -39,7 +39,7 @@ class CosineSimilarityLoss(Loss):
 
             import torch
             import sentvec
-            from sentvec.losses import CosineSimilarityLoss
+            from sentvec.training.losses import CosineSimilarityLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = CosineSimilarityLoss(model)
@@ -105,7 +105,7 @@ class CoSENTLoss(Loss):
 
             import torch
             import sentvec
-            from sentvec.losses import CoSENTLoss
+            from sentvec.training.losses import CoSENTLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = CoSENTLoss(model)
@@ -181,7 +181,7 @@ class AnglELoss(CoSENTLoss):
 
             import torch
             import sentvec
-            from sentvec.losses import AnglELoss
+            from sentvec.training.losses import AnglELoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = AnglELoss(model)

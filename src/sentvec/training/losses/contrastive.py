@@ -7,8 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import check_columns, check_distance, flat_labels, pairwise_distance, zero_loss
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses._util import check_columns, check_distance, flat_labels, pairwise_distance, zero_loss
+from sentvec.training.losses.base import LabelKind, Loss
 
 
 def _pair_distances(
@@ -55,14 +55,14 @@ class ContrastiveLoss(Loss):
 
     Relations:
         - :class:`OnlineContrastiveLoss` scores only the hard pairs of each batch and often works better.
-        - :class:`~sentvec.losses.CosineSimilarityLoss` regresses a graded score instead of a binary label.
+        - :class:`~sentvec.training.losses.CosineSimilarityLoss` regresses a graded score instead of a binary label.
 
     Example:
         ::
 
             import torch
             import sentvec
-            from sentvec.losses import ContrastiveLoss
+            from sentvec.training.losses import ContrastiveLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = ContrastiveLoss(model, margin=0.5)
@@ -125,7 +125,7 @@ class OnlineContrastiveLoss(Loss):
 
             import torch
             import sentvec
-            from sentvec.losses import OnlineContrastiveLoss
+            from sentvec.training.losses import OnlineContrastiveLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = OnlineContrastiveLoss(model, margin=0.5)

@@ -1,6 +1,6 @@
-"""``python -m sentvec.training [sentvec train flags]``: the entry point for ``torchrun``.
+"""``python -m sentvec COMMAND ...``: the CLI, also what ``torchrun`` launches for data-parallel training.
 
-    torchrun --nproc_per_node 2 -m sentvec.training --model M --data pairs.jsonl \\
+    torchrun --nproc_per_node 2 -m sentvec train --model M --data pairs.jsonl \\
         --loss MultipleNegativesRankingLoss --output out --batch-size 32
 
 Every process runs the same command; the trainer finds the launch in the environment (``WORLD_SIZE``...).
@@ -13,4 +13,4 @@ import sys
 from sentvec.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

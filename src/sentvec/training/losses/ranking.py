@@ -8,8 +8,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import SimilarityArg, check_columns, similarity_matrix
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses._util import SimilarityArg, check_columns, similarity_matrix
+from sentvec.training.losses.base import LabelKind, Loss
 
 
 def info_nce(
@@ -67,15 +67,15 @@ class MultipleNegativesRankingLoss(Loss):
     Batches should not hold duplicate texts: a duplicate of a positive counts as a negative.
 
     Relations:
-        - :class:`~sentvec.losses.CachedMultipleNegativesRankingLoss` computes the same loss and gradients with
+        - :class:`~sentvec.training.losses.CachedMultipleNegativesRankingLoss` computes the same loss and gradients with
           GradCache, so the batch size is no longer bounded by memory.
-        - :class:`~sentvec.losses.InBatchMarginLoss` uses in-batch negatives with a hinge.
+        - :class:`~sentvec.training.losses.InBatchMarginLoss` uses in-batch negatives with a hinge.
 
     Example:
         ::
 
             import sentvec
-            from sentvec.losses import MultipleNegativesRankingLoss
+            from sentvec.training.losses import MultipleNegativesRankingLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = MultipleNegativesRankingLoss(model)

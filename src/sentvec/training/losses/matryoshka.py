@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses.base import LabelKind, Loss, Scorer
+from sentvec.training.losses.base import LabelKind, Loss, Scorer
 
 
 class MatryoshkaLoss(Loss):
@@ -23,8 +23,8 @@ class MatryoshkaLoss(Loss):
 
     Cosine-based inner losses need no renormalization (the cosine normalizes); for dot-product or distance
     based inner losses pass ``renormalize=True`` to L2-normalize each truncated embedding. Embedding labels
-    (teacher vectors for :class:`~sentvec.losses.MSELoss`) are truncated along with the embeddings. Wrapping a
-    :class:`~sentvec.losses.CachedMultipleNegativesRankingLoss` keeps its GradCache memory bound.
+    (teacher vectors for :class:`~sentvec.training.losses.MSELoss`) are truncated along with the embeddings. Wrapping a
+    :class:`~sentvec.training.losses.CachedMultipleNegativesRankingLoss` keeps its GradCache memory bound.
 
     Reference: Kusupati et al., *Matryoshka Representation Learning*, NeurIPS 2022.
 
@@ -41,14 +41,14 @@ class MatryoshkaLoss(Loss):
         Those of the inner loss (same text columns and labels).
 
     Relations:
-        - Usually wraps :class:`~sentvec.losses.MultipleNegativesRankingLoss`, :class:`~sentvec.losses.CoSENTLoss`
-          or :class:`~sentvec.losses.InBatchMarginLoss`.
+        - Usually wraps :class:`~sentvec.training.losses.MultipleNegativesRankingLoss`, :class:`~sentvec.training.losses.CoSENTLoss`
+          or :class:`~sentvec.training.losses.InBatchMarginLoss`.
 
     Example:
         ::
 
             import sentvec
-            from sentvec.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+            from sentvec.training.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")  # 384 dims
             loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), dims=(384, 256, 128, 64))

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import SimilarityArg, check_columns, similarity_pairwise
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses._util import SimilarityArg, check_columns, similarity_pairwise
+from sentvec.training.losses.base import LabelKind, Loss
 
 
 class MSELoss(Loss):
@@ -40,13 +40,13 @@ class MSELoss(Loss):
 
     Relations:
         - :class:`MarginMSELoss` distils a teacher's score margins instead of its vectors.
-        - :class:`~sentvec.losses.MatryoshkaLoss` around this loss truncates the teacher embeddings too.
+        - :class:`~sentvec.training.losses.MatryoshkaLoss` around this loss truncates the teacher embeddings too.
 
     Example:
         ::
 
             import sentvec
-            from sentvec.losses import MSELoss
+            from sentvec.training.losses import MSELoss
 
             teacher = sentvec.load("sentence-transformers/all-mpnet-base-v2", backend="torch")
             student = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
@@ -114,7 +114,7 @@ class MarginMSELoss(Loss):
 
             import torch
             import sentvec
-            from sentvec.losses import MarginMSELoss
+            from sentvec.training.losses import MarginMSELoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = MarginMSELoss(model)

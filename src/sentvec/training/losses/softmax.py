@@ -7,8 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import check_columns, flat_labels
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses._util import check_columns, flat_labels
+from sentvec.training.losses.base import LabelKind, Loss
 
 
 class SoftmaxLoss(Loss):
@@ -39,7 +39,7 @@ class SoftmaxLoss(Loss):
         +-----------------+--------------------------+
 
     Relations:
-        - :class:`~sentvec.losses.MultipleNegativesRankingLoss` on (anchor, entailment, contradiction) triplets
+        - :class:`~sentvec.training.losses.MultipleNegativesRankingLoss` on (anchor, entailment, contradiction) triplets
           usually gives better embeddings from the same NLI data.
 
     Example:
@@ -47,7 +47,7 @@ class SoftmaxLoss(Loss):
 
             import torch
             import sentvec
-            from sentvec.losses import SoftmaxLoss
+            from sentvec.training.losses import SoftmaxLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = SoftmaxLoss(model, num_labels=3)

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from sentvec.arrays import as_embedding_matrix
 from sentvec.errors import DataFormatError, SentvecError
 from sentvec.quantization import calibration_ranges
-from sentvec.search.exact import as_embedding_matrix
 
 DB_FILE = "index.sqlite"
 FORMAT_VERSION = 1
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS ann_state (
 
 
 class SemanticIndexError(SentvecError):
-    """Base class of the errors of :mod:`sentvec.index`."""
+    """Base class of the errors of :mod:`sentvec.search.index`."""
 
 
 class IndexFormatError(SemanticIndexError, ValueError):

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sentvec.losses._util import (
+from sentvec.training.losses._util import (
     check_columns,
     check_distance,
     distance_matrix,
@@ -15,7 +15,7 @@ from sentvec.losses._util import (
     pairwise_distance,
     zero_loss,
 )
-from sentvec.losses.base import LabelKind, Loss
+from sentvec.training.losses.base import LabelKind, Loss
 
 
 class TripletLoss(Loss):
@@ -43,14 +43,14 @@ class TripletLoss(Loss):
 
     Relations:
         - :class:`BatchHardTripletLoss` / :class:`BatchAllTripletLoss` mine the triplets from class labels.
-        - :class:`~sentvec.losses.MultipleNegativesRankingLoss` also accepts triplets and uses in-batch
+        - :class:`~sentvec.training.losses.MultipleNegativesRankingLoss` also accepts triplets and uses in-batch
           negatives besides the explicit one.
 
     Example:
         ::
 
             import sentvec
-            from sentvec.losses import TripletLoss
+            from sentvec.training.losses import TripletLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = TripletLoss(model, distance="cosine", margin=0.5)
@@ -144,7 +144,7 @@ class BatchHardTripletLoss(_BatchTripletLoss):
 
             import torch
             import sentvec
-            from sentvec.losses import BatchHardTripletLoss
+            from sentvec.training.losses import BatchHardTripletLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = BatchHardTripletLoss(model, distance="cosine", margin=0.5)
@@ -204,7 +204,7 @@ class BatchAllTripletLoss(_BatchTripletLoss):
 
             import torch
             import sentvec
-            from sentvec.losses import BatchAllTripletLoss
+            from sentvec.training.losses import BatchAllTripletLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = BatchAllTripletLoss(model, distance="cosine", margin=0.5)
