@@ -14,12 +14,14 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from sentvec.encoder import SentenceEncoder
     from sentvec.loading import load
+    from sentvec.protocols import Embedder
     from sentvec.similarity import SimilarityFunction
 
-__all__ = ["SentenceEncoder", "SimilarityFunction", "__version__", "load"]
+__all__ = ["Embedder", "SentenceEncoder", "SimilarityFunction", "__version__", "load"]
 
 _LAZY = {
     "load": "sentvec.loading",
+    "Embedder": "sentvec.protocols",
     "SentenceEncoder": "sentvec.encoder",
     "SimilarityFunction": "sentvec.similarity",
 }

@@ -15,7 +15,7 @@ def lazy_getattr(
     ``before_import(module)`` runs first (e.g. to raise a clear error naming a missing extra).
     """
 
-    def __getattr__(name: str) -> Any:
+    def __getattr__(name: str) -> Any:  # noqa: ANN401 -- whatever the named module defines (a class, a function)
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec.errors import ModelFormatError
 from sentvec.formats import TOKENIZER_FILE
+
+if TYPE_CHECKING:
+    import tokenizers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +77,7 @@ class TokenBatch:
 class TextTokenizer:
     """A ``tokenizers.Tokenizer`` configured for sentence encoding (truncation on, padding done here)."""
 
-    def __init__(self, tokenizer: Any, max_seq_length: int, do_lower_case: bool = False) -> None:
+    def __init__(self, tokenizer: tokenizers.Tokenizer, max_seq_length: int, do_lower_case: bool = False) -> None:
         self.pad_id = _pad_id(tokenizer)
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_seq_length)
@@ -99,7 +102,7 @@ class TextTokenizer:
         return cls(tok, max_seq_length, do_lower_case)
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> tokenizers.Tokenizer:
         """The underlying ``tokenizers.Tokenizer``."""
         return self._tok
 
@@ -181,7 +184,7 @@ def pad_batch(seqs: Sequence[np.ndarray], rows: np.ndarray, pad_id: int = 0) -> 
     )
 
 
-def _pad_id(tokenizer: Any) -> int:
+def _pad_id(tokenizer: tokenizers.Tokenizer) -> int:
     padding = tokenizer.padding or {}
     if "pad_id" in padding:
         return int(padding["pad_id"])
@@ -192,7 +195,7 @@ def _pad_id(tokenizer: Any) -> int:
     return 0
 
 
-def _convert_slow_tokenizer(folder: Path) -> Any:
+def _convert_slow_tokenizer(folder: Path) -> tokenizers.Tokenizer:
     """Build a fast tokenizer from a folder that has only slow-tokenizer files (vocab.txt...)."""
     from sentvec._extras import require
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import torch
 
     from sentvec.backends.torch import TorchBackend
+    from sentvec.protocols import Embedder
 
 # What ``encode`` returns beyond the default numpy matrix: a torch tensor (``convert_to_tensor``), per-text token
 # embeddings (``output_value="token_embeddings"``) or a list of rows (``convert_to_numpy=False``).
@@ -53,6 +54,10 @@ class EncodeOptions:
     return_info: bool = False
     quantization_ranges: np.ndarray | None = None
     max_batch_tokens: int | None = None
+
+
+# ``prompt_name`` resolves to ``prompt`` before the options are built.
+ENCODE_KEYWORDS = ("prompt_name", *(field.name for field in dataclasses.fields(EncodeOptions)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +237,7 @@ class SentenceEncoder:
         return_info: bool = False,
         quantization_ranges: np.ndarray | None = None,
         max_batch_tokens: int | None = None,
+        **unknown: object,
     ) -> Embeddings | tuple[Embeddings, EncodeInfo]:
         """Embed one text (→ 1-D vector) or many (→ 2-D array, input order).
 
@@ -241,6 +247,10 @@ class SentenceEncoder:
         each batch's padded token count; ``return_info``: also return the :class:`EncodeInfo` (per-input token
         counts, which inputs were truncated).
         """
+        if unknown:  # Python's own message would not say which keywords exist
+            raise TypeError(
+                f"encode() got unknown keyword(s) {sorted(unknown)}; valid keywords: {', '.join(ENCODE_KEYWORDS)}"
+            )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         opts = EncodeOptions(
@@ -527,3 +537,10 @@ def _index(rows: np.ndarray, emb: Array) -> Array:
     import torch
 
     return torch.from_numpy(rows).to(emb.device)
+
+
+if TYPE_CHECKING:
+
+    def _implements_embedder(model: SentenceEncoder) -> Embedder:
+        """mypy checks here that SentenceEncoder satisfies the Embedder contract."""
+        return model

@@ -121,7 +121,7 @@ class ModelLayout:
         return self.root / entry.path if entry.path else self.root
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:  # noqa: ANN401 -- any JSON value; each reader checks the shape it needs
     """Parse a JSON file; a syntax error names the file, line and column."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -132,7 +132,7 @@ def read_json(path: Path) -> Any:
         raise ModelFormatError(path, f"cannot read: {e.strerror}") from e
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:  # noqa: ANN401 -- any JSON-serializable value
     """Write ``data`` as indented JSON."""
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -158,13 +158,27 @@ def _read_sentence_transformers(root: Path) -> tuple[ModuleEntry, ...]:
             ModuleEntry(
                 idx=int(item.get("idx", i)),
                 name=str(item.get("name", i)),
-                path=item.get("path", ""),
+                path=_module_path(root, path, i, item.get("path", "")),
                 kind=kind,
             )
         )
     if entries[0].kind is not ModuleKind.TRANSFORMER:
         raise ModelFormatError(path, "the first module must be a Transformer")
     return tuple(entries)
+
+
+def _module_path(root: Path, modules_file: Path, i: int, raw: object) -> str:
+    """A module's folder as written in ``modules.json``; it must stay inside the model folder (symlinks
+    resolved), so a shared model can never make sentvec read files elsewhere."""
+    if not isinstance(raw, str):
+        raise ModelFormatError(modules_file, f"entry {i}: 'path' must be a string, got {type(raw).__name__}")
+    if not raw:
+        return ""
+    base = root.resolve()
+    target = (root / raw).resolve()
+    if Path(raw).is_absolute() or (target != base and base not in target.parents):
+        raise ModelFormatError(modules_file, f"entry {i}: module path {raw!r} leads outside the model folder")
+    return raw
 
 
 def _read_huggingface(root: Path) -> tuple[ModuleEntry, ...]:

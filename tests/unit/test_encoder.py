@@ -379,7 +379,7 @@ def test_tokenize_matches_tokenizers(model, raw_tokenizer):
 
 def test_info(model):
     info = model.info()
-    assert info["dimension"] == HIDDEN
-    assert info["max_seq_length"] == MAX_SEQ_LENGTH
-    assert info["similarity_fn"] == "cosine"
-    assert info["modules"] == ["Transformer", "Pooling", "Normalize"]
+    assert info.dimension == HIDDEN
+    assert info.max_seq_length == MAX_SEQ_LENGTH
+    assert info.similarity_fn == "cosine"
+    assert info.backend.modules == ("Transformer", "Pooling", "Normalize")

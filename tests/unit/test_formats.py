@@ -236,3 +236,44 @@ class TestPlainFolder:
     def test_unknown_backend(self, model_dir):
         with pytest.raises(ValueError, match="tensorflow"):
             sentvec.load(str(model_dir), backend="tensorflow")
+
+
+class TestModulePathsStayInside:
+    """A module path in modules.json may not lead outside the model folder (issue 14, point 2)."""
+
+    @pytest.mark.parametrize("kind", ["parent", "absolute", "symlink"])
+    def test_path_outside_the_folder_is_refused(self, make_model, tmp_path, kind):
+        folder = make_model()
+        outside = tmp_path / "elsewhere"
+        outside.mkdir()
+        (outside / "config.json").write_text(json.dumps({"word_embedding_dimension": HIDDEN}))
+        if kind == "parent":
+            path = "../elsewhere"
+            (folder.parent / "elsewhere").mkdir(exist_ok=True)
+        elif kind == "absolute":
+            path = str(outside)
+        else:
+            (folder / "linked").symlink_to(outside, target_is_directory=True)
+            path = "linked"
+        _edit_json(folder / "modules.json", lambda m: [*m[:1], {**m[1], "path": path}, *m[2:]])
+        with pytest.raises(ModelFormatError, match=r"entry 1: module path .* leads outside the model folder") as e:
+            read_layout(folder)
+        assert e.value.path.endswith("modules.json")
+
+    def test_path_inside_through_a_symlink_is_fine(self, make_model):
+        folder = make_model()
+        (folder / "pool_link").symlink_to(folder / "1_Pooling", target_is_directory=True)
+        _edit_json(folder / "modules.json", lambda m: [*m[:1], {**m[1], "path": "pool_link"}, *m[2:]])
+        assert read_layout(folder).modules[1].path == "pool_link"
+
+
+class TestConfigSizes:
+    """A config.json whose sizes disagree with the weights is named, not the weights file (issue 14, point 9)."""
+
+    @pytest.mark.parametrize(("key", "value"), [("max_position_embeddings", 10**12), ("vocab_size", 7)])
+    def test_size_mismatch_blames_config_json(self, make_model, key, value):
+        folder = make_model()
+        _edit_json(folder / "config.json", lambda c: {**c, key: value})
+        with pytest.raises(ModelFormatError, match=rf"{key}={value} does not match the weights") as e:
+            _load(folder, backend="torch")
+        assert e.value.path.endswith("config.json")

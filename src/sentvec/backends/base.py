@@ -74,7 +74,7 @@ class Backend(abc.ABC):
     def save(self, root: Path) -> None:
         """Write the modules' folders and ``modules.json`` under ``root``."""
 
-    def set_max_seq_length(self, max_seq_length: int) -> None:
+    def set_max_seq_length(self, max_seq_length: int) -> None:  # noqa: B027 -- optional hook, a no-op by default
         """Record a new truncation length where the backend saves it (the tokenizer does the truncating)."""
 
     def describe(self) -> BackendInfo:
