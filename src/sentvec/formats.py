@@ -27,15 +27,20 @@ class ModuleKind(str, enum.Enum):
 
 
 # The closed registry: type strings found in modules.json -> module kind.
+# Every spelling sentence-transformers has written, 2.x to 6.x: ``sentence_transformers.models.Pooling`` (classic),
+# and 6.x's ``sentence_transformers.base.modules.transformer.Transformer`` /
+# ``sentence_transformers.sentence_transformer.modules.pooling.Pooling`` (package + module file + class).
+_TYPE_PREFIXES = (
+    "sentence_transformers.models",
+    "sentence_transformers.base.modules",
+    "sentence_transformers.sentence_transformer.modules",
+    "sentvec.modules",
+)
 MODULE_TYPES: dict[str, ModuleKind] = {
-    f"{prefix}.{kind.value}": kind
+    name: kind
     for kind in ModuleKind
-    for prefix in (
-        "sentence_transformers.models",
-        "sentence_transformers.base.modules",
-        "sentence_transformers.sentence_transformer.modules",
-        "sentvec.modules",
-    )
+    for prefix in _TYPE_PREFIXES
+    for name in (f"{prefix}.{kind.value}", f"{prefix}.{kind.value.lower()}.{kind.value}")
 }
 # What sentvec writes: the classic names, which every sentence-transformers version loads.
 WRITE_TYPE = {kind: f"sentence_transformers.models.{kind.value}" for kind in ModuleKind}
@@ -44,10 +49,11 @@ MODULES_FILE = "modules.json"
 ST_CONFIG_FILE = "config_sentence_transformers.json"
 SBERT_CONFIG_FILE = "sentence_bert_config.json"
 TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 HF_CONFIG_FILE = "config.json"
 # Files that describe a tokenizer to libraries other than ``tokenizers`` (copied on save).
 TOKENIZER_SIDE_FILES = (
-    "tokenizer_config.json",
+    TOKENIZER_CONFIG_FILE,
     "special_tokens_map.json",
     "vocab.txt",
     "merges.txt",
@@ -207,13 +213,26 @@ def read_transformer_config(folder: Path, max_seq_length: int | None = None) -> 
     raw = read_json(path) if path.is_file() else {}
     if not isinstance(raw, dict):
         raise ModelFormatError(path, "expected a JSON object")
-    length = max_seq_length or raw.get("max_seq_length")
-    if length is None:
-        hf_config = read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
-        length = min(int(hf_config.get("max_position_embeddings", 512)), 512)
+    length = max_seq_length or raw.get("max_seq_length") or _default_max_seq_length(folder)
     if not isinstance(length, int) or length < 2:
         raise ModelFormatError(path, f"max_seq_length must be an integer >= 2, got {length!r}")
     return TransformerConfig(max_seq_length=length, do_lower_case=bool(raw.get("do_lower_case", False)))
+
+
+def _default_max_seq_length(folder: Path) -> int:
+    """Where a folder without ``max_seq_length`` truncates, in the reference's order: ``tokenizer_config.json``'s
+    ``model_max_length`` capped at ``config.json``'s ``max_position_embeddings`` (sentence-transformers 6.x writes no
+    ``max_seq_length``); with no tokenizer limit, ``max_position_embeddings`` capped at 512."""
+    tok_path, hf_path = folder / TOKENIZER_CONFIG_FILE, folder / HF_CONFIG_FILE
+    tok_config = read_json(tok_path) if tok_path.is_file() else {}
+    hf_config = read_json(hf_path) if hf_path.is_file() else {}
+    positions = hf_config.get("max_position_embeddings") if isinstance(hf_config, dict) else None
+    if not isinstance(positions, int) or positions < 2:  # XLNet writes -1: no limit
+        positions = None
+    tokenizer_limit = tok_config.get("model_max_length") if isinstance(tok_config, dict) else None
+    if isinstance(tokenizer_limit, int) and 2 <= tokenizer_limit < 1_000_000:  # transformers' "no limit" is 1e30
+        return min(tokenizer_limit, positions) if positions else tokenizer_limit
+    return min(positions or 512, 512)
 
 
 # Accepted layouts, tried in order: (name, file that identifies it, reader).

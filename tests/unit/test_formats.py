@@ -56,6 +56,35 @@ class TestLayout:
             ModuleKind.NORMALIZE,
         ]
 
+    def test_sentence_transformers_6x_module_types(self, make_model):
+        # the exact strings sentence-transformers 6.2's save() writes (tests/integration checks them against it)
+        written = {
+            "Transformer": "sentence_transformers.base.modules.transformer.Transformer",
+            "Pooling": "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+            "Dense": "sentence_transformers.base.modules.dense.Dense",
+            "Normalize": "sentence_transformers.base.modules.normalize.Normalize",
+        }
+        folder = make_model(dense=True)
+        _edit_json(
+            folder / "modules.json", lambda mods: [{**m, "type": written[m["type"].rsplit(".", 1)[1]]} for m in mods]
+        )
+        kinds = [m.kind for m in read_layout(folder).modules]
+        assert kinds == [ModuleKind.TRANSFORMER, ModuleKind.POOLING, ModuleKind.DENSE, ModuleKind.NORMALIZE]
+
+    def test_max_seq_length_from_tokenizer_config(self, make_model):
+        # 6.x writes no max_seq_length: the tokenizer's model_max_length, capped at max_position_embeddings, applies
+        folder = make_model()
+        _edit_json(
+            folder / "sentence_bert_config.json", lambda c: {k: v for k, v in c.items() if k != "max_seq_length"}
+        )
+        positions = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
+        (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": positions - 3}))
+        assert read_transformer_config(folder).max_seq_length == positions - 3
+        (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": positions + 100}))
+        assert read_transformer_config(folder).max_seq_length == positions
+        (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": int(1e30)}))
+        assert read_transformer_config(folder).max_seq_length == min(positions, 512)
+
     def test_not_a_model_folder_lists_layouts(self, tmp_path):
         with pytest.raises(ModelFormatError) as exc:
             read_layout(tmp_path)
