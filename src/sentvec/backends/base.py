@@ -36,7 +36,9 @@ class BackendInfo:
     modules: tuple[str, ...] | None = None
     parameters: int | None = None
     graph: str | None = None
+    pooling: str | None = None  # ONNX: "graph" (sentvec's whole-pipeline export) or "numpy" (a transformer-only graph)
     providers: tuple[str, ...] | None = None
+    remote_code: bool | None = None  # torch: whether the model's own code was allowed to run (trust_remote_code)
 
 
 class Backend(abc.ABC):

@@ -1,14 +1,17 @@
-"""The ONNX backend: one exported graph of the whole pipeline, run with onnxruntime and numpy only."""
+"""The ONNX backend: an exported graph run with onnxruntime and numpy only (no torch)."""
 
 from __future__ import annotations
 
 import dataclasses
+import platform
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from sentvec.backends.base import Backend, BackendInfo, BackendKind, OutputValue
+from sentvec.backends.numpy_head import NumpyHead
 from sentvec.batching import TokenBatch
 from sentvec.errors import ModelFormatError
 
@@ -30,13 +33,47 @@ def resolve_providers(device: str | None) -> list[str]:
     raise ValueError(f"unsupported device {device!r} for the onnx backend; use 'cpu' or 'cuda'")
 
 
+def cpu_isa() -> frozenset[str]:
+    """The instruction sets relevant to int8 graphs that this CPU has: "avx2", "avx512", "avx512_vnni", "arm64"."""
+    machine = platform.machine().lower()
+    if machine in ("arm64", "aarch64"):
+        return frozenset({"arm64"})
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:  # not Linux: assume the common x86-64 baseline of the reference's exports
+        return frozenset({"avx2"})
+    found = set()
+    if "avx2" in flags:
+        found.add("avx2")
+    if "avx512f" in flags and "avx512bw" in flags:
+        found.add("avx512")
+        if "avx512_vnni" in flags or "avx512vnni" in flags:
+            found.add("avx512_vnni")
+    return frozenset(found)
+
+
+# Graph outputs: sentvec's whole-pipeline graph has ``sentence_embedding``; a transformer-only graph as the Hub ships
+# it (sentence-transformers' ``backend="onnx"``, optimum) has one of these, and pooling runs in numpy.
+PIPELINE_OUTPUT = "sentence_embedding"
+TOKEN_OUTPUTS = ("token_embeddings", "last_hidden_state")
+
+
 class OnnxBackend(Backend):
-    """Runs ``onnx/model.onnx`` (or ``model_qint8.onnx``). One session, safe to share between threads
-    (onnxruntime's ``run`` is thread-safe)."""
+    """Runs one ONNX graph of a model folder with onnxruntime (thread-safe ``run``): sentvec's whole-pipeline graph,
+    or a transformer-only graph followed by the folder's Pooling/Dense/Normalize in numpy (``head``)."""
 
     kind = BackendKind.ONNX
 
-    def __init__(self, path: Path, *, device: str | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        root: Path | None = None,
+        head: Callable[[], NumpyHead] | None = None,
+        device: str | None = None,
+        threads: int | None = None,
+    ) -> None:
         import onnxruntime as ort
 
         if not path.is_file():
@@ -52,14 +89,35 @@ class OnnxBackend(Backend):
         except Exception as e:
             raise ModelFormatError(path, f"cannot load ONNX graph: {e}") from e
         self.path = path
+        self.root = root or path.parent.parent
         self._device = device or "cpu"
         self._inputs = {i.name for i in self.session.get_inputs()}
-        self._outputs = [o.name for o in self.session.get_outputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        self._token_output = next((name for name in TOKEN_OUTPUTS if name in outputs), None)
+        if PIPELINE_OUTPUT in outputs:
+            self.head: NumpyHead | None = None  # pooling runs inside the graph
+        elif self._token_output is not None:
+            if head is None:
+                raise ModelFormatError(path, "a transformer-only graph needs the folder's Pooling configuration")
+            self.head = head()
+        else:
+            raise ModelFormatError(
+                path,
+                f"unknown graph outputs {outputs}: expected {PIPELINE_OUTPUT!r} (a sentvec export) or one of "
+                f"{list(TOKEN_OUTPUTS)} (a transformer-only graph)",
+            )
+
+    @property
+    def pooling_in_graph(self) -> bool:
+        """Whether the graph pools (sentvec's export) or numpy does (a Hub-style transformer-only graph)."""
+        return self.head is None
 
     @property
     def dimension(self) -> int:
-        """Width of the ``sentence_embedding`` output."""
-        out = next(o for o in self.session.get_outputs() if o.name == "sentence_embedding")
+        """Size of the sentence embedding."""
+        if self.head is not None:
+            return self.head.dimension
+        out = next(o for o in self.session.get_outputs() if o.name == PIPELINE_OUTPUT)
         return int(out.shape[-1])
 
     @property
@@ -73,7 +131,7 @@ class OnnxBackend(Backend):
             raise ValueError("the onnx backend's device is fixed at load time; call sentvec.load(..., device=...)")
 
     def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> np.ndarray:
-        """Run the graph; returns float32 numpy arrays."""
+        """Run the graph (and the numpy head after a transformer-only graph); returns float32 numpy arrays."""
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = batch.token_type_ids
@@ -82,16 +140,26 @@ class OnnxBackend(Backend):
             if prompt_length:
                 mask[:, :prompt_length] = 0
             feeds["pooling_mask"] = mask
-        name = output.value
-        (result,) = self.session.run([name], feeds)
-        return np.asarray(result, dtype=np.float32)
+        if self.head is None:
+            (result,) = self.session.run([output.value], feeds)
+            return np.asarray(result, dtype=np.float32)
+        assert self._token_output is not None
+        (tokens,) = self.session.run([self._token_output], feeds)  # (B, T, H)
+        tokens = np.asarray(tokens, dtype=np.float32)
+        if output is OutputValue.TOKEN_EMBEDDINGS:
+            return tokens
+        return self.head(tokens, batch.attention_mask, prompt_length)
 
     def save(self, root: Path) -> None:
         """Copy the model folder the graph belongs to (modules, weights, ``onnx/``)."""
-        source = self.path.parent.parent
-        if source.resolve() != root.resolve():
-            shutil.copytree(source, root, dirs_exist_ok=True)
+        if self.root.resolve() != root.resolve():
+            shutil.copytree(self.root, root, dirs_exist_ok=True)
 
     def describe(self) -> BackendInfo:
-        """Backend, device, graph file and providers."""
-        return dataclasses.replace(super().describe(), graph=str(self.path), providers=tuple(self._providers))
+        """Backend, device, graph file, where pooling runs, and providers."""
+        return dataclasses.replace(
+            super().describe(),
+            graph=str(self.path),
+            pooling="graph" if self.head is None else "numpy",
+            providers=tuple(self._providers),
+        )

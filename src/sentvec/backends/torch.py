@@ -63,9 +63,10 @@ class TorchBackend(Backend):
         max_seq_length: int | None = None,
         pooling: PoolingMode | None = None,
         dtype: str = "float32",
+        trust_remote_code: bool = False,
     ) -> TorchBackend:
         """Load every module listed by the layout."""
-        transformer = Transformer.load(layout.module_dir(layout.modules[0]), max_seq_length)
+        transformer = Transformer.load(layout.module_dir(layout.modules[0]), max_seq_length, trust_remote_code)
         modules: list[Module] = [transformer]
         for entry in layout.modules[1:]:
             folder = layout.module_dir(entry)
@@ -172,4 +173,5 @@ class TorchBackend(Backend):
             dtype=self.dtype,
             modules=tuple(type(m).__name__ for m in self.modules),
             parameters=int(sum(p.numel() for p in self.pipeline.parameters())),
+            remote_code=self.transformer.trust_remote_code,
         )

@@ -112,3 +112,18 @@ class DenseConfig:
             "bias": self.bias,
             "activation_function": self.activation,
         }
+
+    @classmethod
+    def from_json(cls, data: object, source: Path) -> DenseConfig:
+        """Read sentence-transformers' keys; a missing or mistyped key names the file."""
+        if not isinstance(data, dict):
+            raise ModelFormatError(source, "expected a JSON object")
+        try:
+            return cls(
+                in_features=int(data["in_features"]),
+                out_features=int(data["out_features"]),
+                bias=bool(data.get("bias", True)),
+                activation=str(data.get("activation_function", cls.activation)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFormatError(source, f"invalid Dense configuration: {e}") from e

@@ -57,16 +57,10 @@ class Dense(Module):
         cfg_path = folder / MODULE_CONFIG_FILE
         if not cfg_path.is_file():
             raise ModelFormatError(cfg_path, "missing Dense configuration")
-        raw = read_json(cfg_path)
+        config = DenseConfig.from_json(read_json(cfg_path), cfg_path)
         try:
-            config = DenseConfig(
-                in_features=int(raw["in_features"]),
-                out_features=int(raw["out_features"]),
-                bias=bool(raw.get("bias", True)),
-                activation=raw.get("activation_function", DenseConfig.activation),
-            )
             module = cls(config)
-        except (KeyError, TypeError, ValueError) as e:
+        except ValueError as e:
             raise ModelFormatError(cfg_path, f"invalid Dense configuration: {e}") from e
         module.load_state_dict(_read_weights(folder))
         return module

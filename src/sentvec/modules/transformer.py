@@ -32,6 +32,7 @@ class Transformer(Module):
         super().__init__()
         self.auto_model: Any = model
         self.config = config
+        self.trust_remote_code = False  # whether transformers was allowed to run the model's own code
         params = inspect.signature(model.forward).parameters
         self._accepts_token_type_ids = "token_type_ids" in params
 
@@ -55,7 +56,7 @@ class Transformer(Module):
         write_json(folder / SBERT_CONFIG_FILE, self.config.to_json())
 
     @classmethod
-    def load(cls, folder: Path, max_seq_length: int | None = None) -> Transformer:
+    def load(cls, folder: Path, max_seq_length: int | None = None, trust_remote_code: bool = False) -> Transformer:
         """Load the encoder with ``transformers.AutoModel``; missing or broken files are named."""
         transformers = require("transformers", "The torch backend")
         config = read_transformer_config(folder, max_seq_length)
@@ -67,10 +68,14 @@ class Transformer(Module):
             raise ModelFormatError(folder / WEIGHT_FILES[0], f"missing weights (looked for {', '.join(WEIGHT_FILES)})")
         _check_sizes(folder / HF_CONFIG_FILE, hf_config, weights[0])
         try:
-            model = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
+            model = transformers.AutoModel.from_pretrained(
+                str(folder), local_files_only=True, trust_remote_code=trust_remote_code
+            )
         except Exception as e:
             raise ModelFormatError(weights[0], f"cannot load the encoder: {e}") from e
-        return cls(model, config)
+        module = cls(model, config)
+        module.trust_remote_code = trust_remote_code
+        return module
 
 
 # config.json sizes checked against the weights' shapes before transformers allocates anything.
