@@ -93,7 +93,7 @@ def test_token_embeddings_output_name_and_file_name(make_model):
         model = sentvec.load(str(folder), file_name=name)
         assert model.info().backend.graph.endswith("model_O3.onnx")
         np.testing.assert_allclose(model.encode(TEXTS), torch_model.encode(TEXTS), atol=1e-5)
-    with pytest.raises(ModelFormatError, match="no ONNX graph named 'model_O9.onnx'"):
+    with pytest.raises(ModelFormatError, match=r"no ONNX graph named 'model_O9\.onnx'"):
         sentvec.load(str(folder), file_name="model_O9.onnx")
     with pytest.raises(ModelFormatError, match="outside the model folder"):
         sentvec.load(str(folder), file_name="../../etc/passwd")
