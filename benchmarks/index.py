@@ -14,13 +14,13 @@ search (``exact=True``, a chunked scan of the vectors in SQLite) on a few querie
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -32,16 +32,21 @@ K = 10
 
 
 class LookupEncoder:
-    """A stand-in model: the text ``"v<i>"`` encodes as row ``i`` of a matrix."""
+    """A stand-in model (enough of :class:`sentvec.protocols.Embedder` for an index): the text ``"v<i>"`` encodes
+    as row ``i`` of a matrix. Its folder holds one "weight", the matrix's sha256, for the index's fingerprint."""
 
-    def __init__(self, vectors: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray, folder: Path) -> None:
+        from safetensors.numpy import save_file
+
         self.vectors = vectors
         self.dimension = vectors.shape[1]
         self.name = f"lookup-{vectors.shape[0]}x{vectors.shape[1]}"
-        self.source = None
         self.similarity_fn = SimilarityFunction.COSINE
         self.prompts: dict[str, str] = {}
-        self.backend = SimpleNamespace(pipeline=SimpleNamespace(state_dict=dict))  # fingerprint: dimension only
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = np.frombuffer(hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).digest(), dtype=np.uint8)
+        save_file({"sha256": digest.copy()}, str(folder / "model.safetensors"))
+        self.source = folder
 
     def encode(self, texts: list[str], **_: Any) -> np.ndarray:
         return self.vectors[[int(t[1:]) for t in texts]]
@@ -74,7 +79,7 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
 
 
 def run(precision: str, folder: Path, corpus: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    model = LookupEncoder(corpus)
+    model = LookupEncoder(corpus, folder.parent / "lookup-model")
     docs = ({"id": str(i), "text": f"v{i}"} for i in range(len(corpus)))
     start = time.perf_counter()
     calibration = corpus[:10000] if precision == "int8" else None

@@ -6,19 +6,23 @@ as JSON (``classifier/head.json`` in the model folder, never a pickle) and appli
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from sentvec._extras import require
-from sentvec.arrays import as_embedding_matrix, as_text_list
+from sentvec.arrays import ArrayLike, as_embedding_matrix, as_text_list
 from sentvec.errors import ModelFormatError
 from sentvec.formats import read_json
 from sentvec.similarity import normalize
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 HEAD_DIR = "classifier"
 HEAD_FILE = "head.json"
@@ -26,6 +30,13 @@ HEAD_FORMAT = "sentvec-logistic-regression-head"
 HEAD_VERSION = 1
 
 Label = str | int
+
+
+@runtime_checkable
+class _Savable(Protocol):
+    """A model that can write its folder (:meth:`EmbeddingClassifier.save` saves it beside the head)."""
+
+    def save(self, path: str | Path) -> None: ...
 
 
 class EmbeddingClassifier:
@@ -39,7 +50,7 @@ class EmbeddingClassifier:
     """
 
     def __init__(
-        self, model: Any = None, *, C: float = 1.0, max_iter: int = 1000, normalize_embeddings: bool = True
+        self, model: Embedder | None = None, *, C: float = 1.0, max_iter: int = 1000, normalize_embeddings: bool = True
     ) -> None:
         self.model = model
         self.C = C
@@ -54,7 +65,7 @@ class EmbeddingClassifier:
         """The embedding dimension the head expects (0 before fitting)."""
         return int(self.coef.shape[1])
 
-    def fit(self, model: Any, texts: Sequence[str], labels: Sequence[Label]) -> EmbeddingClassifier:
+    def fit(self, model: Embedder, texts: Sequence[str], labels: Sequence[Label]) -> EmbeddingClassifier:
         """Embed ``texts`` with ``model`` and fit the head on ``labels`` (strings or integers, 2+ classes)."""
         texts = as_text_list(texts, "texts")
         if len(texts) != len(labels):
@@ -62,7 +73,7 @@ class EmbeddingClassifier:
         self.model = model
         return self.fit_embeddings(self._encode(texts), labels)
 
-    def fit_embeddings(self, embeddings: Any, labels: Sequence[Label]) -> EmbeddingClassifier:
+    def fit_embeddings(self, embeddings: ArrayLike, labels: Sequence[Label]) -> EmbeddingClassifier:
         """Fit the head on precomputed ``(n, D)`` embeddings (not yet normalized)."""
         x = self._prepare(as_embedding_matrix(embeddings), check=False)
         y = _check_labels(labels, len(x))
@@ -82,7 +93,7 @@ class EmbeddingClassifier:
         """The most probable label of each text."""
         return self._labels(self.predict_proba(texts))
 
-    def predict_proba_embeddings(self, embeddings: Any) -> np.ndarray:
+    def predict_proba_embeddings(self, embeddings: ArrayLike) -> np.ndarray:
         """Like :meth:`predict_proba`, from precomputed ``(n, D)`` embeddings."""
         self._check_fitted()
         z = self._prepare(as_embedding_matrix(embeddings), check=True) @ self.coef.T + self.intercept
@@ -93,7 +104,7 @@ class EmbeddingClassifier:
         e = np.exp(z)
         return np.asarray(e / e.sum(axis=1, keepdims=True))
 
-    def predict_embeddings(self, embeddings: Any) -> list[Label]:
+    def predict_embeddings(self, embeddings: ArrayLike) -> list[Label]:
         """Like :meth:`predict`, from precomputed embeddings."""
         return self._labels(self.predict_proba_embeddings(embeddings))
 
@@ -104,9 +115,14 @@ class EmbeddingClassifier:
         Returns the head file."""
         self._check_fitted()
         root = Path(folder)
-        source = getattr(self.model, "source", None)
-        if self.model is not None and (source is None or Path(source).resolve() != root.resolve()):
-            self.model.save(root)
+        model = self.model
+        if model is not None and (model.source is None or Path(model.source).resolve() != root.resolve()):
+            if not isinstance(model, _Savable):
+                raise TypeError(
+                    f"the model {model.name!r} cannot write a model folder; save the head into the folder it was "
+                    "loaded from"
+                )
+            model.save(root)
         path = root / HEAD_DIR / HEAD_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         head = {
@@ -122,7 +138,7 @@ class EmbeddingClassifier:
         return path
 
     @classmethod
-    def load(cls, folder: str | Path, model: Any = None) -> EmbeddingClassifier:
+    def load(cls, folder: str | Path, model: Embedder | None = None) -> EmbeddingClassifier:
         """Read ``folder/classifier/head.json`` (``folder`` may also be the file itself). ``model``: the encoder
         to embed with; default: the model saved in ``folder``. A head for another dimension is an error."""
         path = Path(folder)
@@ -135,27 +151,25 @@ class EmbeddingClassifier:
             import sentvec
 
             model = sentvec.load(str(path.parent.parent))
-        dimension = int(getattr(model, "dimension", head["dimension"]))
-        if dimension != head["dimension"]:
+        dimension = int(model.dimension)
+        if dimension != head.dimension:
             raise ModelFormatError(
                 path,
-                f"the classifier head was trained on {head['dimension']}-dimensional embeddings, "
-                f"but the model {getattr(model, 'name', '')!r} produces {dimension}-dimensional ones",
+                f"the classifier head was trained on {head.dimension}-dimensional embeddings, "
+                f"but the model {model.name!r} produces {dimension}-dimensional ones",
             )
-        clf = cls(model, normalize_embeddings=bool(head["normalize_embeddings"]))
-        clf.classes = list(head["classes"])
-        clf.coef = np.asarray(head["coef"], dtype=np.float64)
-        clf.intercept = np.asarray(head["intercept"], dtype=np.float64)
+        clf = cls(model, normalize_embeddings=head.normalize_embeddings)
+        clf.classes, clf.coef, clf.intercept = list(head.classes), head.coef, head.intercept
         return clf
 
-    def with_model(self, model: Any) -> EmbeddingClassifier:
+    def with_model(self, model: Embedder) -> EmbeddingClassifier:
         """A copy of this (fitted) head that embeds with ``model``, which must have the head's dimension."""
         self._check_fitted()
         dimension = int(model.dimension)
         if dimension != self.dimension:
             raise ValueError(
                 f"the classifier head expects {self.dimension}-dimensional embeddings, "
-                f"but the model {getattr(model, 'name', '')!r} produces {dimension}-dimensional ones"
+                f"but the model {model.name!r} produces {dimension}-dimensional ones"
             )
         clf = EmbeddingClassifier(
             model, C=self.C, max_iter=self.max_iter, normalize_embeddings=self.normalize_embeddings
@@ -169,7 +183,7 @@ class EmbeddingClassifier:
             raise ValueError("this classifier has no model: pass one to fit(), the constructor or load()")
         if not texts:
             return np.empty((0, self.dimension or int(self.model.dimension)), dtype=np.float32)
-        return np.asarray(self.model.encode(texts, convert_to_numpy=True))
+        return np.asarray(self.model.encode(texts))
 
     def _prepare(self, x: np.ndarray, *, check: bool) -> np.ndarray:
         if check and x.shape[0] and x.shape[1] != self.dimension:
@@ -190,7 +204,7 @@ class EmbeddingClassifier:
         return f"EmbeddingClassifier(classes={self.classes!r}, dimension={self.dimension})"
 
 
-def classify(model: Any, texts: Sequence[str], head: EmbeddingClassifier | str | Path) -> list[Label]:
+def classify(model: Embedder, texts: Sequence[str], head: EmbeddingClassifier | str | Path) -> list[Label]:
     """Labels of ``texts``: ``head`` is a fitted classifier, or a folder/``head.json`` to load with ``model``."""
     if isinstance(head, EmbeddingClassifier):
         clf = head if head.model is model else head.with_model(model)
@@ -208,7 +222,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _plain(value: Any) -> Label:
+def _plain(value: object) -> Label:
     """A JSON-ready label (numpy scalars become Python ones)."""
     value = value.item() if isinstance(value, np.generic) else value
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -227,7 +241,18 @@ def _check_labels(labels: Sequence[Label], n: int) -> list[Label]:
     return y
 
 
-def _read_head(path: Path) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class _Head:
+    """A checked ``head.json``."""
+
+    dimension: int
+    normalize_embeddings: bool
+    classes: tuple[Label, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+def _read_head(path: Path) -> _Head:
     head = read_json(path)
     if not isinstance(head, dict) or head.get("format") != HEAD_FORMAT:
         raise ModelFormatError(path, f"not a sentvec classifier head (expected format {HEAD_FORMAT!r})")
@@ -237,6 +262,7 @@ def _read_head(path: Path) -> dict[str, Any]:
         coef = np.asarray(head["coef"], dtype=np.float64)
         intercept = np.asarray(head["intercept"], dtype=np.float64)
         classes, dimension = list(head["classes"]), int(head["dimension"])
+        normalize_embeddings = bool(head["normalize_embeddings"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFormatError(path, f"malformed head ({type(e).__name__}: {e})") from None
     rows = 1 if len(classes) == 2 else len(classes)
@@ -246,4 +272,4 @@ def _read_head(path: Path) -> dict[str, Any]:
         )
     if not all(math.isfinite(v) for v in [*coef.ravel().tolist(), *intercept.tolist()]):
         raise ModelFormatError(path, "the head holds NaN or infinite weights")
-    return head
+    return _Head(dimension, normalize_embeddings, tuple(classes), coef, intercept)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec._extras import require
-from sentvec.arrays import as_embedding_matrix
+from sentvec.arrays import ArrayLike, as_embedding_matrix
 from sentvec.similarity import normalize
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 METHODS = ("kmeans", "agglomerative")
 PROJECTIONS = ("pca", "tsne")
@@ -76,7 +79,7 @@ def _canonical(labels: np.ndarray) -> np.ndarray:
     return mapping[labels]
 
 
-def _check_k(k: Any, n: int, what: str = "k") -> None:
+def _check_k(k: object, n: int, what: str = "k") -> None:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise TypeError(f"{what} must be an integer, got {k!r}")
     if k < 2 or k > n - 1:
@@ -84,7 +87,7 @@ def _check_k(k: Any, n: int, what: str = "k") -> None:
 
 
 def cluster(
-    embeddings: Any,
+    embeddings: ArrayLike,
     k: int | None = None,
     method: str = "kmeans",
     k_range: tuple[int, int] = (2, 10),
@@ -133,7 +136,7 @@ def cluster(
     return Clustering(labels=labels, k=k_found, method=method, silhouette=score, centroids=centroids)
 
 
-def representatives(embeddings: Any, clustering: Clustering, texts: Sequence[str], n: int = 3) -> list[list[str]]:
+def representatives(embeddings: ArrayLike, clustering: Clustering, texts: Sequence[str], n: int = 3) -> list[list[str]]:
     """For each cluster (by label), up to ``n`` of its texts closest (cosine) to its centroid, closest first
     (ties: the earlier text)."""
     x = _unit_rows(as_embedding_matrix(embeddings))
@@ -153,7 +156,7 @@ def representatives(embeddings: Any, clustering: Clustering, texts: Sequence[str
     return out
 
 
-def project_2d(embeddings: Any, method: str = "pca", seed: int = 0) -> np.ndarray:
+def project_2d(embeddings: ArrayLike, method: str = "pca", seed: int = 0) -> np.ndarray:
     """``(n, 2)`` coordinates of the L2-normalized embeddings: PCA, or t-SNE (cosine, PCA-initialized)."""
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; valid: {', '.join(PROJECTIONS)}")
@@ -173,8 +176,8 @@ def project_2d(embeddings: Any, method: str = "pca", seed: int = 0) -> np.ndarra
 
 
 def plot_clusters(
-    embeddings: Any,
-    labels: Any,
+    embeddings: ArrayLike,
+    labels: ArrayLike,
     out_png: str | Path,
     method: str = "pca",
     texts: Sequence[str] | None = None,
@@ -221,7 +224,7 @@ def plot_clusters(
     return path
 
 
-def _scatter(ax: Any, coords: np.ndarray, labels: np.ndarray) -> None:
+def _scatter(ax: Axes, coords: np.ndarray, labels: np.ndarray) -> None:
     import matplotlib
 
     clusters = sorted(int(c) for c in np.unique(labels) if c >= 0)

@@ -118,3 +118,17 @@ def test_one_string_is_refused_not_split_into_characters(fitted):
     with pytest.raises(TypeError, match="texts must be a sequence of strings, not one string"):
         fitted.predict("hello world")
     assert len(fitted.predict(["hello world"])) == 1
+
+
+def test_a_model_that_cannot_save_keeps_its_head_in_its_own_folder(fitted, model, tmp_path):
+    class Unsavable:  # an Embedder without ``save``, loaded from a folder
+        name, source, dimension = "unsavable", tmp_path / "own", model.dimension
+
+        def encode(self, texts, **kwargs):
+            return model.encode(texts, **kwargs)
+
+    clf = fitted.with_model(Unsavable())
+    with pytest.raises(TypeError, match="'unsavable' cannot write a model folder"):
+        clf.save(tmp_path / "elsewhere")
+    assert clf.save(tmp_path / "own") == tmp_path / "own" / "classifier" / "head.json"
+    assert clf.predict(TEXTS) == fitted.predict(TEXTS)

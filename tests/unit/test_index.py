@@ -1,9 +1,11 @@
-"""sentvec.search.index.Index on the tiny model: add/update/delete/search/get, precisions, filters, persistence, errors."""
+"""sentvec.search.index.Index on the tiny model: add/update/delete/search/get, precisions, filters, persistence,
+errors."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import random
 import shutil
 import sys
@@ -13,8 +15,13 @@ import pytest
 from _tiny_model import WORDS
 
 from sentvec.errors import DataFormatError, MissingExtraError, SentvecError
+from sentvec.quantization import Precision
+from sentvec.search.exact import semantic_search
 from sentvec.search.index import (
+    HnswParams,
     Index,
+    IndexConfig,
+    IndexFormatError,
     IndexLockedError,
     IndexModelMismatchError,
     ReadOnlyIndexError,
@@ -23,8 +30,7 @@ from sentvec.search.index import (
     text_id,
 )
 from sentvec.search.index import index as index_module
-from sentvec.search.index.store import release_lock
-from sentvec.search.exact import semantic_search
+from sentvec.search.index.store import DocumentStore, release_lock
 
 pytest.importorskip("usearch")
 
@@ -115,7 +121,7 @@ def test_compressed_precisions_rescore_with_float_vectors(model, tmp_path, monke
     calibration = [d["text"] for d in DOCS[:50]] if precision == "int8" else None
     with Index.create(tmp_path / "i", model, precision=precision, calibration=calibration) as index:
         index.add(DOCS)
-        assert index.info()["precision"] == precision
+        assert index.info().precision == precision
         for query in QUERIES:
             hits = index.search(query, k=5)
             exact = {h.id: h.score for h in index.search(query, k=150, exact=True)}
@@ -141,9 +147,9 @@ def test_compressed_precisions_rescore_with_float_vectors(model, tmp_path, monke
 
 def test_int8_without_calibration_uses_the_first_batch(model, tmp_path):
     with Index.create(tmp_path / "i", model, precision="int8") as index:
-        assert index.info()["int8_calibrated"] is False
+        assert index.info().int8_calibrated is False
         index.add(DOCS[:40])
-        assert index.info()["int8_calibrated"] is True
+        assert index.info().int8_calibrated is True
         ranges = index.codec.ranges.copy()
         index.add(DOCS[40:])
         assert np.array_equal(index.codec.ranges, ranges)
@@ -215,16 +221,17 @@ def test_reopen_and_catch_up_after_an_abandoned_writer(model, tmp_path):
     index.store.close()
     release_lock(index._lock_fd)
     with Index.open(folder, model, read_only=True) as reader:
-        assert reader.info()["ann_pending"] == 50  # the ANN file lags; searches cover the rest exactly
-        assert reader.info()["hnsw"] == {"connectivity": 16, "expansion_add": 100, "expansion_search": 64}
+        assert reader.info().ann_pending == 50  # the ANN file lags; searches cover the rest exactly
+        hnsw = reader.info().hnsw
+        assert dataclasses.asdict(hnsw) == {"connectivity": 16, "expansion_add": 100, "expansion_search": 64}
         ids = {h.id for h in reader.search("the cat", k=140)}
         assert len(ids) == 140 and "d3" not in ids and "d149" in ids
     with Index.open(folder, model) as index:  # catches the graph up and checkpoints
         assert len(index._ann) == 140 == len(index)
-        assert index.info()["ann_pending"] == 0
+        assert index.info().ann_pending == 0
     (folder / index._ann_state.file).unlink()  # a lost ANN file is rebuilt from SQLite
     with Index.open(folder, model) as index:
-        assert len(index._ann) == 140 and index.info()["ann_pending"] == 0
+        assert len(index._ann) == 140 and index.info().ann_pending == 0
         keys = index.store.vectors(np.arange(1, 200), index.dimension)[0]  # every live document's key
         assert len(keys) == 140 and index._ann.contains(keys).all()
 
@@ -272,6 +279,72 @@ def test_fingerprint_tracks_weights_not_backend(model, model_dir, tmp_path):
     weights[name] = weights[name] + np.float32(1e-3)
     save_file(weights, str(tuned / "model.safetensors"))
     assert model_fingerprint(sentvec.load(str(tuned), device="cpu")) != model_fingerprint(model)
+
+
+def test_fingerprint_without_a_folder_uses_the_torch_pipeline(model):
+    from types import SimpleNamespace
+
+    from sentvec.encoder import SentenceEncoder
+
+    unsaved = SentenceEncoder(model.tokenizer, model.backend, model.config, name="unsaved")  # same weights, no folder
+    live = model_fingerprint(unsaved)
+    assert live == model_fingerprint(unsaved) and len(live) == 32
+    assert live != model_fingerprint(model)  # documented: live parameters do not match the folder's fingerprint
+    fake = SimpleNamespace(name="fake", source=None, dimension=model.dimension)
+    with pytest.raises(IndexFormatError, match="cannot fingerprint model 'fake': no weights folder"):
+        model_fingerprint(fake)
+
+
+# The config keys every index folder has held since format 1: IndexConfig must keep writing and reading them.
+STORED_KEYS = {
+    "format_version",
+    "model_name",
+    "model_source",
+    "fingerprint",
+    "dimension",
+    "similarity",
+    "precision",
+    "int8_ranges",
+    "query_prompt_name",
+    "document_prompt_name",
+    "hnsw",
+}
+
+
+def test_config_keeps_the_on_disk_form_and_info_is_typed(model, built, tmp_path):
+    assert Index.exists(built) and not Index.exists(tmp_path)
+    config = Index.read_config(built)
+    store = DocumentStore(built)
+    stored = store.config()
+    store.close()
+    assert set(stored) == STORED_KEYS and config.to_json() == stored
+    assert IndexConfig.from_json(stored, built) == config
+    assert config.precision is Precision.FLOAT32 and config.similarity is model.similarity_fn
+    assert (config.dimension, config.fingerprint) == (model.dimension, model_fingerprint(model))
+    assert config.model_reference() == str(model.source.resolve())
+    assert config.hnsw == HnswParams(16, 100, 64)
+    # a folder written before hnsw, the source and the prompts were recorded
+    legacy = {key: stored[key] for key in ("format_version", "model_name", "fingerprint", "dimension")}
+    old = IndexConfig.from_json({**legacy, "similarity": "cos_sim", "precision": "int8"}, built)
+    assert (old.hnsw, old.model_source, old.query_prompt_name, old.int8_ranges) == (None, None, None, None)
+    assert old.precision is Precision.INT8 and old.model_reference() == config.model_name
+    with pytest.raises(IndexFormatError, match="lacks fingerprint"):
+        IndexConfig.from_json({key: v for key, v in stored.items() if key != "fingerprint"}, built)
+    with pytest.raises(IndexFormatError, match="newer"):
+        IndexConfig.from_json({**stored, "format_version": 99}, built)
+    with pytest.raises(IndexFormatError, match="unknown index precision 'uint8'"):
+        IndexConfig.from_json({**stored, "precision": "uint8"}, built)
+    with pytest.raises(IndexFormatError, match="not an index folder"):
+        Index.read_config(tmp_path)
+    with Index.open(built, read_only=True) as index:
+        info = index.info()
+    assert (info.path, info.documents, info.precision, info.read_only) == (built, 150, "float32", True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.documents = 0  # type: ignore[misc]
+    facts = json.loads(json.dumps(info.as_dict()))
+    assert list(facts) == [f.name for f in dataclasses.fields(info)]
+    assert facts["precision"] == "float32" and facts["similarity"] == "cosine" and facts["path"] == str(built)
+    assert facts["hnsw"] == {"connectivity": 16, "expansion_add": 100, "expansion_search": 64}
 
 
 def test_bad_input(model, tmp_path):

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from _tiny_model import WORDS
 
-from sentvec.search.index import Index
 from sentvec.search.exact import semantic_search
+from sentvec.search.index import Index
 
 pytest.importorskip("usearch")
 
@@ -104,7 +104,7 @@ def test_kill_during_add_keeps_acknowledged_batches(model, model_dir, tmp_path):
 
     with Index.open(folder, model) as index:  # writable: the graph is caught up from SQLite
         assert len(index._ann) == len(index) == survived
-        assert index.info()["ann_pending"] == 0
+        assert index.info().ann_pending == 0
         report = index.add(corpus(N_DOCS), batch_size=250)  # the same add, re-run
         assert report.added == N_UNIQUE - survived
         assert len(index) == N_UNIQUE == len(index._ann)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from sentvec.arrays import as_embedding_matrix
+from sentvec.arrays import ArrayLike, as_embedding_matrix
 from sentvec.similarity import SimilarityFunction, normalize
 
 ScoreFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -22,7 +21,11 @@ Score = SimilarityFunction | str | ScoreFunction
 
 @dataclasses.dataclass(frozen=True)
 class Hit:
-    """One search result: the row of the corpus and its score (larger is more similar)."""
+    """One search result: the row of the corpus and its score (larger is more similar).
+
+    Exact search runs over arrays the caller holds, so a hit names a row of them; a persistent index owns its
+    documents and answers :class:`sentvec.search.index.SearchHit` (id, score, text, metadata) instead.
+    """
 
     corpus_id: int
     score: float
@@ -94,8 +97,8 @@ def _check_sizes(**sizes: int) -> None:
 
 
 def semantic_search_arrays(
-    query_embeddings: Any,
-    corpus_embeddings: Any,
+    query_embeddings: ArrayLike,
+    corpus_embeddings: ArrayLike,
     top_k: int = 10,
     score: Score = SimilarityFunction.COSINE,
     query_chunk_size: int = 100,
@@ -131,8 +134,8 @@ def semantic_search_arrays(
 
 
 def semantic_search(
-    query_embeddings: Any,
-    corpus_embeddings: Any,
+    query_embeddings: ArrayLike,
+    corpus_embeddings: ArrayLike,
     top_k: int = 10,
     score: Score = SimilarityFunction.COSINE,
     query_chunk_size: int = 100,

@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentvec.arrays import as_embedding_matrix, as_text_list
+from sentvec.arrays import ArrayLike, as_embedding_matrix, as_text_list
 from sentvec.search.exact import Score, _resolve_score, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction, normalize
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def _check_positive(**values: int) -> None:
 
 
 def paraphrase_mining_embeddings(
-    embeddings: Any,
+    embeddings: ArrayLike,
     top_k: int = 5,
     threshold: float = 0.0,
     score: Score = SimilarityFunction.COSINE,
@@ -85,7 +88,7 @@ def paraphrase_mining_embeddings(
 
 
 def paraphrase_mining(
-    model: Any,
+    model: Embedder,
     texts: Sequence[str],
     top_k: int = 5,
     threshold: float = 0.0,
@@ -99,12 +102,12 @@ def paraphrase_mining(
     texts = as_text_list(texts, "texts")
     if not texts:
         return []
-    emb = model.encode(texts, batch_size=batch_size, convert_to_numpy=True)
+    emb = model.encode(texts, batch_size=batch_size)
     return paraphrase_mining_embeddings(emb, top_k, threshold, model.similarity_fn, chunk_size)
 
 
 def community_detection(
-    embeddings: Any,
+    embeddings: ArrayLike,
     threshold: float = 0.75,
     min_size: int = 10,
     batch_size: int = 1024,
@@ -153,7 +156,7 @@ def community_detection(
 
 
 def mine_hard_negatives(
-    model: Any,
+    model: Embedder,
     pairs: Sequence[tuple[str, str]],
     corpus: Sequence[str] | None = None,
     num_negatives: int = 1,
@@ -204,10 +207,10 @@ def mine_hard_negatives(
         return []
     every = list(dict.fromkeys([*texts, *anchors, *(p for _, p in pairs)]))
     row = {t: i for i, t in enumerate(every)}
-    emb = model.encode(every, batch_size=batch_size, convert_to_numpy=True)
+    emb = model.encode(every, batch_size=batch_size)
     pair_emb = emb[[row[a] for a, _ in pairs]]
     positive_emb = emb[[row[p] for _, p in pairs]]
-    pos_scores = np.asarray(model.similarity_pairwise(pair_emb, positive_emb), dtype=np.float64).reshape(-1)
+    pos_scores = np.asarray(model.similarity_fn.pairwise(pair_emb, positive_emb), dtype=np.float64).reshape(-1)
     corpus_emb = emb[: len(texts)]
     picked = _mine(window, pair_emb, corpus_emb, [excluded[a] for a, _ in pairs], pos_scores, model.similarity_fn)
     out = [(a, p, *(texts[c] for c in rows)) for (a, p), rows in zip(pairs, picked, strict=True) if rows is not None]

@@ -10,6 +10,8 @@ Needs the ``index`` extra (``pip install 'sentvec[index]'``) for usearch::
         hits = index.search("what is a cat?", k=10, filter={"lang": "en"})
 """
 
+from sentvec.search.index.config import HnswParams, IndexConfig, IndexInfo
+from sentvec.search.index.fingerprint import model_fingerprint
 from sentvec.search.index.index import BatchReport, Index, SearchHit, WriteReport
 from sentvec.search.index.store import (
     Document,
@@ -18,15 +20,17 @@ from sentvec.search.index.store import (
     IndexModelMismatchError,
     ReadOnlyIndexError,
     SemanticIndexError,
-    model_fingerprint,
     text_id,
 )
 
 __all__ = [
     "BatchReport",
     "Document",
+    "HnswParams",
     "Index",
+    "IndexConfig",
     "IndexFormatError",
+    "IndexInfo",
     "IndexLockedError",
     "IndexModelMismatchError",
     "ReadOnlyIndexError",

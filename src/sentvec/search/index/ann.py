@@ -15,19 +15,23 @@ import dataclasses
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from sentvec._extras import require
-from sentvec.quantization import quantize_embeddings
+from sentvec.quantization import Precision, quantize_embeddings
 from sentvec.search.index.store import IndexFormatError, ReadOnlyIndexError
 from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from usearch.index import Index as UsearchIndex
 
 CONNECTIVITY = 16  # HNSW M
 EXPANSION_ADD = 100
 EXPANSION_SEARCH = 64
-PRECISIONS = ("float32", "int8", "binary")
+# The precisions an index's graph can hold (of sentvec.quantization.Precision).
+PRECISIONS = (Precision.FLOAT32, Precision.INT8, Precision.BINARY)
 FEATURE = "A persistent semantic index (sentvec.search.index)"
 
 # usearch metric per similarity for float32 vectors; manhattan has none, so l2sq picks its candidates.
@@ -39,9 +43,30 @@ _METRICS = {
 }
 
 
-def usearch_index() -> Any:
+def usearch_index() -> type[UsearchIndex]:
     """usearch's ``Index`` class, or :class:`~sentvec.errors.MissingExtraError` with the install hint."""
-    return require("usearch.index", FEATURE).Index
+    cls: type[UsearchIndex] = require("usearch.index", FEATURE).Index
+    return cls
+
+
+def parse_precision(value: str | Precision) -> Precision:
+    """An index precision (one of :data:`PRECISIONS`) from a member or its name; ``ValueError`` otherwise."""
+    try:
+        precision = Precision.parse(value)
+    except ValueError:
+        precision = None
+    if precision not in PRECISIONS:
+        valid = ", ".join(p.value for p in PRECISIONS)
+        raise ValueError(f"unknown index precision {value!r}; valid: {valid}")
+    return precision
+
+
+class UsearchOptions(TypedDict):
+    """The keywords that make a usearch ``Index`` hold a codec's codes."""
+
+    ndim: int
+    metric: str
+    dtype: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,36 +81,35 @@ class VectorCodec:
     - ``binary``: one sign bit per dimension, packed (usearch ``b1`` with the Hamming metric).
     """
 
-    precision: str
+    precision: Precision
     similarity: SimilarityFunction
     dimension: int
     ranges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown index precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        parse_precision(self.precision)
 
     @property
     def exact_candidates(self) -> bool:
         """Whether the graph ranks by the similarity itself (float32, not manhattan): no rescoring pool needed."""
-        return self.precision == "float32" and self.similarity is not SimilarityFunction.MANHATTAN
+        return self.precision is Precision.FLOAT32 and self.similarity is not SimilarityFunction.MANHATTAN
 
     def encode(self, vectors: np.ndarray) -> np.ndarray:
         """The codes of ``(n, D)`` float32 vectors."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.precision == "float32":
+        if self.precision is Precision.FLOAT32:
             return vectors
-        if self.precision == "binary":
-            return np.ascontiguousarray(quantize_embeddings(vectors, "ubinary"))
+        if self.precision is Precision.BINARY:
+            return np.ascontiguousarray(quantize_embeddings(vectors, Precision.UBINARY))
         if self.ranges is None:
             raise ValueError("int8 codes need calibration ranges, which this index does not have yet")
-        return np.ascontiguousarray(quantize_embeddings(vectors, "int8", ranges=self.ranges))
+        return np.ascontiguousarray(quantize_embeddings(vectors, Precision.INT8, ranges=self.ranges))
 
-    def usearch_options(self) -> dict[str, Any]:
+    def usearch_options(self) -> UsearchOptions:
         """``ndim``, ``metric`` and ``dtype`` for usearch."""
-        if self.precision == "binary":
+        if self.precision is Precision.BINARY:
             return {"ndim": self.dimension, "metric": "hamming", "dtype": "b1"}
-        if self.precision == "int8":
+        if self.precision is Precision.INT8:
             metric = "ip" if self.similarity is SimilarityFunction.DOT else "l2sq"
             return {"ndim": self.dimension, "metric": metric, "dtype": "i8"}
         return {"ndim": self.dimension, "metric": _METRICS[self.similarity], "dtype": "f32"}
@@ -94,7 +118,7 @@ class VectorCodec:
 class AnnIndex:
     """A usearch HNSW index keyed by document key; a memory-mapped view when ``read_only``."""
 
-    def __init__(self, index: Any, *, read_only: bool = False) -> None:
+    def __init__(self, index: UsearchIndex, *, read_only: bool = False) -> None:
         self.index = index
         self.read_only = read_only
 
@@ -123,7 +147,8 @@ class AnnIndex:
             raise IndexFormatError(f"{path}: unreadable ANN file: {e}") from e
         if index is None:
             raise IndexFormatError(f"{path}: unreadable ANN file")
-        index.expansion_search = EXPANSION_SEARCH
+        # usearch declares this setter apart from its getter, which mypy reads as a read-only property
+        index.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]
         return cls(index, read_only=view)
 
     def __len__(self) -> int:

@@ -25,43 +25,34 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from sentvec.arrays import as_embedding_matrix
-from sentvec.prompts import ROLE_PROMPTS, Role, first_prompt_name
-from sentvec.quantization import calibration_ranges
+from sentvec.arrays import ArrayLike, as_embedding_matrix
+from sentvec.prompts import Role
+from sentvec.quantization import Precision, calibration_ranges
 from sentvec.search.exact import TopK, semantic_search_arrays
-from sentvec.search.index.ann import (
-    CONNECTIVITY,
-    EXPANSION_ADD,
-    EXPANSION_SEARCH,
-    PRECISIONS,
-    AnnIndex,
-    VectorCodec,
-    usearch_index,
-)
+from sentvec.search.index.ann import AnnIndex, VectorCodec, parse_precision, usearch_index
+from sentvec.search.index.config import IndexConfig, IndexInfo, calibrated_ranges
 from sentvec.search.index.store import (
     DB_FILE,
-    FORMAT_VERSION,
     AnnState,
     Document,
     DocumentStore,
     IndexFormatError,
+    Metadata,
     ReadOnlyIndexError,
     acquire_lock,
     batched,
-    calibrated_ranges,
-    check_config,
-    check_model,
     matches,
-    model_fingerprint,
     parse_doc,
     release_lock,
     unlink_quietly,
 )
-from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +63,25 @@ CHECKPOINT_FRACTION = 4  # ... and at least 1/4 of the graph
 EXACT_CHUNK = 50_000
 ENCODE_BATCH_SIZE = 32
 
-Doc = Mapping[str, Any] | str
+Doc = Mapping[str, object] | str  # a dict {"id", "text", "metadata"?} or a bare text (checked by parse_doc)
 Ranked = tuple[np.ndarray, np.ndarray]  # one query's result keys and scores, best first
 _T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchHit:
-    """One result: the document and its score under the index's similarity (larger is more similar)."""
+    """One result of :meth:`Index.search`: the document and its score under the index's similarity (larger is
+    more similar).
+
+    The index's counterpart of :class:`sentvec.search.Hit`: exact search over arrays only knows a row number
+    (``Hit.corpus_id``, into the caller's corpus), while an index owns its documents, so its hits carry the stored
+    document (id, text, metadata) instead of a row.
+    """
 
     id: str
     score: float
     text: str
-    metadata: Mapping[str, Any]
+    metadata: Metadata
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,20 +113,17 @@ class Index:
     """
 
     def __init__(
-        self, folder: Path, store: DocumentStore, config: dict[str, Any], model: Any, *, lock: int | None
+        self, folder: Path, store: DocumentStore, config: IndexConfig, model: Embedder | None, *, lock: int | None
     ) -> None:
         self.folder = folder
         self.store = store
         self.config = config
         self.model = model
         self.read_only = lock is None
-        self.dimension = int(config["dimension"])
-        self.similarity = SimilarityFunction.parse(config["similarity"])
-        self.precision = str(config["precision"])
-        ranges = config.get("int8_ranges")
-        self.codec = VectorCodec(
-            self.precision, self.similarity, self.dimension, None if ranges is None else np.asarray(ranges, np.float32)
-        )
+        self.dimension = config.dimension
+        self.similarity = config.similarity
+        self.precision = config.precision
+        self.codec = VectorCodec(self.precision, self.similarity, self.dimension, config.int8_ranges)
         self.checkpoint_every = CHECKPOINT_EVERY
         self._lock_fd = lock
         self._mutex = threading.RLock()
@@ -142,7 +136,13 @@ class Index:
 
     # --- opening -------------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, folder: str | Path, model: Any, precision: str = "float32", calibration: Any = None) -> Index:
+    def create(
+        cls,
+        folder: str | Path,
+        model: Embedder,
+        precision: Precision | str = Precision.FLOAT32,
+        calibration: ArrayLike | Sequence[str] | None = None,
+    ) -> Index:
         """A new, empty, writable index in ``folder`` (created; it must not hold an index yet) for ``model``.
 
         ``precision`` is what the ANN graph holds: ``"float32"``, ``"int8"`` (per-dimension ranges from
@@ -152,19 +152,19 @@ class Index:
         folder = Path(folder)
         if model is None:
             raise ValueError("Index.create needs the model that encodes the documents")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown index precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-        if (folder / DB_FILE).exists():
+        graph_precision = parse_precision(precision)
+        if cls.exists(folder):
             raise FileExistsError(f"{folder}: already holds an index; open it with Index.open")
         usearch_index()  # a missing extra fails before anything is written
         folder.mkdir(parents=True, exist_ok=True)
         lock = acquire_lock(folder)
         try:
-            ranges = calibrated_ranges(model, precision, calibration, first_prompt_name(model.prompts, ROLE_PROMPTS[Role.DOCUMENT]))
+            config = IndexConfig.for_model(model, graph_precision)
+            ranges = calibrated_ranges(model, graph_precision, calibration, config.document_prompt_name)
+            config = dataclasses.replace(config, int8_ranges=ranges)
             store = DocumentStore(folder, create=True)
-            config = _new_config(model, precision, ranges)
             with store.write():
-                store.set_config(config)
+                store.set_config(config.to_json())
         except BaseException:
             release_lock(lock)
             raise
@@ -173,7 +173,7 @@ class Index:
         return index
 
     @classmethod
-    def open(cls, folder: str | Path, model: Any = None, read_only: bool = False) -> Index:
+    def open(cls, folder: str | Path, model: Embedder | None = None, read_only: bool = False) -> Index:
         """Open an index. ``model`` is needed to add documents or search by text; when given, it must be the
         model the index was built with (:class:`IndexModelMismatchError` otherwise).
 
@@ -186,10 +186,9 @@ class Index:
         lock = None
         try:
             lock = None if read_only else acquire_lock(folder)
-            config = store.config()
-            check_config(folder, config)
+            config = IndexConfig.from_json(store.config(), folder)
             if model is not None:
-                check_model(folder, config, model)
+                config.check_model(model, folder)
             index = cls(folder, store, config, model, lock=lock)
             if read_only:
                 index._read(lambda: None)
@@ -200,6 +199,21 @@ class Index:
             release_lock(lock)
             raise
         return index
+
+    @staticmethod
+    def exists(folder: str | Path) -> bool:
+        """Whether ``folder`` holds an index (:meth:`create` refuses it, :meth:`open` can try it)."""
+        return (Path(folder) / DB_FILE).exists()
+
+    @staticmethod
+    def read_config(folder: str | Path) -> IndexConfig:
+        """The config of the index in ``folder``, read without a model or the write lock (e.g. to find the model
+        to open it with: :meth:`IndexConfig.model_reference`); :class:`IndexFormatError` when it is no index."""
+        store = DocumentStore(Path(folder))
+        try:
+            return IndexConfig.from_json(store.config(), folder)
+        finally:
+            store.close()
 
     def _catch_up(self) -> None:
         """Load the ANN file (or start a new graph), add the rows it lacks, drop deleted ones, checkpoint."""
@@ -238,10 +252,10 @@ class Index:
         state = self.store.ann_state()
         if state == self._ann_state:
             return
-        if self.codec.ranges is None and self.precision == "int8":
-            ranges = self.store.config().get("int8_ranges")
+        if self.codec.ranges is None and self.precision is Precision.INT8:
+            ranges = IndexConfig.from_json(self.store.config(), self.folder).int8_ranges
             if ranges is not None:
-                self.codec = dataclasses.replace(self.codec, ranges=np.asarray(ranges, np.float32))
+                self.codec = dataclasses.replace(self.codec, ranges=ranges)
         self._ann = None if state is None else AnnIndex.load(self.folder / state.file, view=True)
         self._ann_state = state
         self._covered = 0 if state is None else state.last_key
@@ -326,9 +340,9 @@ class Index:
         changed = [d for d in old if d.text != existing[d.id][1]]
         retagged = [d for d in old if d.text == existing[d.id][1]]
         encode = new + changed
-        vectors = self._encode([d.text for d in encode], "document_prompt_name")
+        vectors = self._encode([d.text for d in encode], Role.DOCUMENT)
         ranges = self.codec.ranges
-        if self.precision == "int8" and ranges is None and len(vectors):
+        if self.precision is Precision.INT8 and ranges is None and len(vectors):
             ranges = calibration_ranges(vectors)
         old_keys = [existing[d.id][0] for d in changed]
         with self._mutex:
@@ -396,7 +410,7 @@ class Index:
 
     # --- reading -------------------------------------------------------------------------------------------------
     def search(
-        self, query: str | Any, k: int = 10, filter: Mapping[str, Any] | None = None, exact: bool = False
+        self, query: str | ArrayLike, k: int = 10, filter: Metadata | None = None, exact: bool = False
     ) -> list[SearchHit]:
         """The ``k`` documents most similar to ``query`` (a text, encoded with the model's query prompt when it has
         one, or a vector), best first, ties by insertion order.
@@ -415,9 +429,9 @@ class Index:
 
     def search_many(
         self,
-        queries: Sequence[str] | Any,
+        queries: Sequence[str] | ArrayLike,
         k: int = 10,
-        filter: Mapping[str, Any] | None = None,
+        filter: Metadata | None = None,
         exact: bool = False,
     ) -> list[list[SearchHit]]:
         """:meth:`search` for many queries (texts, encoded in one call, or an ``(n, D)`` array) at once."""
@@ -442,18 +456,18 @@ class Index:
                     raise
         raise AssertionError("unreachable")
 
-    def _query_matrix(self, queries: Sequence[str] | Any) -> np.ndarray:
+    def _query_matrix(self, queries: Sequence[str] | ArrayLike) -> np.ndarray:
         if isinstance(queries, str):
             queries = [queries]
         if isinstance(queries, (list, tuple)) and queries and all(isinstance(q, str) for q in queries):
             self._require_model("searching by text")
-            return self._encode(list(queries), "query_prompt_name")
+            return self._encode(list(queries), Role.QUERY)
         matrix = np.asarray(as_embedding_matrix(queries, "query vectors"), dtype=np.float32)
         if matrix.shape[1] != self.dimension:
             raise ValueError(f"query vectors have dimension {matrix.shape[1]}, the index {self.dimension}")
         return matrix
 
-    def _approximate(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[Ranked]:
+    def _approximate(self, queries: np.ndarray, k: int, where: Metadata) -> list[Ranked]:
         """ANN candidates (plus the rows the graph lacks) rescored exactly; exact search on a shortfall."""
         filtered = bool(where)
         count = 2 * k if self.codec.exact_candidates and not filtered else max(RESCORE_FACTOR * k, RESCORE_MIN)
@@ -484,7 +498,7 @@ class Index:
             results.append((query_keys[idx[0]], scores[0]))
         return results
 
-    def _exact(self, queries: np.ndarray, k: int, where: dict[str, Any]) -> list[Ranked]:
+    def _exact(self, queries: np.ndarray, k: int, where: Metadata) -> list[Ranked]:
         """Exact top-k over every matching document, streamed ``EXACT_CHUNK`` rows at a time in key order."""
         best = TopK(len(queries), k)
         for keys, vectors in self.store.iter_vectors(self.dimension, where=where, chunk=EXACT_CHUNK):
@@ -522,7 +536,7 @@ class Index:
         self._check_open()
         return self.store.count()
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> IndexInfo:
         """What the index is and holds: model, fingerprint, dimension, similarity, precision, counts, ANN file."""
         self._check_open()
         with self._mutex, self.store.snapshot():
@@ -530,31 +544,34 @@ class Index:
             documents = self.store.count()
             saved = 0 if state is None else state.last_key
             pending = self.store.count(after=saved)
-        return {
-            "path": str(self.folder),
-            "model": self.config["model_name"],
-            "model_source": self.config.get("model_source"),
-            "fingerprint": self.config["fingerprint"],
-            "dimension": self.dimension,
-            "similarity": self.similarity.value,
-            "precision": self.precision,
-            "documents": documents,
-            "ann_file": None if state is None else state.file,
-            "ann_pending": pending,
-            "int8_calibrated": self.codec.ranges is not None if self.precision == "int8" else None,
-            "hnsw": self.config.get("hnsw"),  # as created (a memory-mapped view does not know expansion_add)
-            "read_only": self.read_only,
-        }
+        return IndexInfo(
+            path=self.folder,
+            model=self.config.model_name,
+            model_source=self.config.model_source,
+            fingerprint=self.config.fingerprint,
+            dimension=self.dimension,
+            similarity=self.similarity,
+            precision=self.precision,
+            documents=documents,
+            ann_file=None if state is None else state.file,
+            ann_pending=pending,
+            int8_calibrated=self.codec.ranges is not None if self.precision is Precision.INT8 else None,
+            hnsw=self.config.hnsw,
+            read_only=self.read_only,
+        )
 
     # --- helpers -------------------------------------------------------------------------------------------------
-    def _encode(self, texts: list[str], prompt_key: str) -> np.ndarray:
-        """Encode with the prompt the index's config names under ``prompt_key`` (when the model has it)."""
+    def _encode(self, texts: list[str], role: Role) -> np.ndarray:
+        """Encode with the prompt the index chose for ``role`` at creation (when the model has it; else none)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        name = self.config.get(prompt_key)
-        kwargs = {"prompt_name": name} if name and name in (getattr(self.model, "prompts", None) or {}) else {}
-        vectors = self.model.encode(
-            texts, batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False, **kwargs
+        model = self._require_model("encoding texts")
+        name = self.config.prompt_name(role)
+        vectors = model.encode(
+            texts,
+            prompt_name=name if name and name in model.prompts else None,
+            batch_size=ENCODE_BATCH_SIZE,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
@@ -567,30 +584,11 @@ class Index:
         if self.read_only:
             raise ReadOnlyIndexError(f"{self.folder}: opened read-only; open it with read_only=False to write")
 
-    def _require_model(self, what: str) -> None:
+    def _require_model(self, what: str) -> Embedder:
         if self.model is None:
             raise ValueError(f"{what} needs the model: Index.open({str(self.folder)!r}, model=...)")
+        return self.model
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "writable"
-        return f"Index({str(self.folder)!r}, model={self.config['model_name']!r}, {self.precision}, {mode})"
-
-
-# --- module helpers ----------------------------------------------------------------------------------------------
-
-
-def _new_config(model: Any, precision: str, ranges: np.ndarray | None) -> dict[str, Any]:
-    source = getattr(model, "source", None)
-    return {
-        "format_version": FORMAT_VERSION,
-        "model_name": str(getattr(model, "name", None) or source or type(model).__name__),
-        "model_source": None if source is None else str(Path(source).resolve()),
-        "fingerprint": model_fingerprint(model),
-        "dimension": int(model.dimension),
-        "similarity": SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine").value,
-        "precision": precision,
-        "int8_ranges": None if ranges is None else ranges.tolist(),
-        "query_prompt_name": first_prompt_name(model.prompts, ROLE_PROMPTS[Role.QUERY]),
-        "document_prompt_name": first_prompt_name(model.prompts, ROLE_PROMPTS[Role.DOCUMENT]),
-        "hnsw": {"connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD, "expansion_search": EXPANSION_SEARCH},
-    }
+        return f"Index({str(self.folder)!r}, model={self.config.model_name!r}, {self.precision.value}, {mode})"

@@ -9,7 +9,8 @@ One file, ``index.sqlite``, in WAL mode with ``synchronous=FULL``:
   file lacks.
 - ``tombstones(seq, key)``: keys deleted since the ANN file was last written (pruned when it is rewritten).
 - ``ann_state``: the ANN file in use and what it covers (``last_key``, ``tomb_seq``), switched in one commit.
-- ``config``: JSON values (model, fingerprint, dimension, similarity, precision, int8 ranges, ...).
+- ``config``: JSON values (model, fingerprint, dimension, similarity, precision, int8 ranges, ...), one row per
+  field of :class:`~sentvec.search.index.config.IndexConfig`.
 """
 
 from __future__ import annotations
@@ -20,25 +21,27 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import sqlite3
-import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
-from sentvec.arrays import as_embedding_matrix
 from sentvec.errors import DataFormatError, SentvecError
-from sentvec.quantization import calibration_ranges
 
 DB_FILE = "index.sqlite"
-FORMAT_VERSION = 1
 LOCK_FILE = "write.lock"
-REQUIRED_CONFIG = ("format_version", "model_name", "fingerprint", "dimension", "similarity", "precision")
 SQL_CHUNK = 500  # ids or keys bound per statement (below every SQLite variable limit)
+
+# A JSON value: document metadata and the config's values.
+JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
+Metadata: TypeAlias = Mapping[str, JSONValue]
+# An SQLite row: its columns' types are fixed by SCHEMA, which the type checker cannot see.
+Row: TypeAlias = tuple[Any, ...]
+SQLParam: TypeAlias = str | int | float | bytes | None
+_T = TypeVar("_T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,99 +99,24 @@ class AnnState:
     tomb_seq: int
 
 
-# --- model fingerprint -------------------------------------------------------------------------------------------
-
-FINGERPRINT_BYTES = 64
-_MODULE_DIR = re.compile(r"^\d+_")
-
-
-def model_fingerprint(model: Any) -> str:
-    """A 32-hex-digit fingerprint of a model's weights, independent of the backend that runs them.
-
-    sha256 over ``dimension`` and, for every ``*.safetensors`` weight file of the model folder (``model.source``:
-    ``model.safetensors`` at the root and those of module folders such as ``2_Dense``, by relative path), the
-    file's header (tensor names, dtypes, shapes) and the first and last 64 bytes of each tensor's data. Any
-    fine-tuning changes those bytes; reading them costs a few hundred small reads whatever the model's size.
-    Without a safetensors file, other weight files (``pytorch_model.bin``, ``onnx/model.onnx``) are hashed by size
-    and first/last MiB; a model without a folder is hashed from its live torch parameters (first/last 16 values of
-    each tensor), which does not match the folder-based fingerprint of the same weights.
-    """
-    h = hashlib.sha256(f"sentvec-fingerprint-v1|dimension={int(model.dimension)}|".encode())
-    source = getattr(model, "source", None)
-    files = _weight_files(Path(source)) if source is not None else []
-    if files:
-        for rel, path in files:
-            h.update(f"|{rel}|".encode())
-            if path.suffix == ".safetensors":
-                _hash_safetensors(h, path)
-            else:
-                _hash_head_tail(h, path, 1 << 20)
-    else:
-        _hash_live(h, model)
-    return h.hexdigest()[:32]
-
-
-def _weight_files(root: Path) -> list[tuple[str, Path]]:
-    if not root.is_dir():
-        return []
-    found = [root / "model.safetensors"] if (root / "model.safetensors").is_file() else []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and _MODULE_DIR.match(p.name)):
-        found.extend(sorted(sub.glob("*.safetensors")))
-    if not found:
-        found = [p for p in (root / "pytorch_model.bin", root / "onnx" / "model.onnx") if p.is_file()]
-    return [(p.relative_to(root).as_posix(), p) for p in found]
-
-
-def _hash_safetensors(h: Any, path: Path) -> None:
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        for name in sorted(k for k in header if k != "__metadata__"):
-            entry = header[name]
-            begin, end = (8 + n + int(x) for x in entry["data_offsets"])
-            h.update(f"{name}|{entry['dtype']}|{entry['shape']}|".encode())
-            f.seek(begin)
-            h.update(f.read(min(FINGERPRINT_BYTES, end - begin)))
-            f.seek(max(begin, end - FINGERPRINT_BYTES))
-            h.update(f.read(end - max(begin, end - FINGERPRINT_BYTES)))
-
-
-def _hash_head_tail(h: Any, path: Path, size: int) -> None:
-    total = path.stat().st_size
-    h.update(str(total).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(size))
-        f.seek(max(0, total - size))
-        h.update(f.read(size))
-
-
-def _hash_live(h: Any, model: Any) -> None:
-    pipeline = getattr(getattr(model, "backend", None), "pipeline", None)
-    if pipeline is None or not hasattr(pipeline, "state_dict"):
-        raise IndexFormatError(f"cannot fingerprint model {getattr(model, 'name', model)!r}: no weights folder")
-    for name, tensor in sorted(pipeline.state_dict().items()):
-        flat = tensor.detach().to("cpu").float().reshape(-1).numpy()
-        h.update(f"{name}|{tuple(tensor.shape)}|".encode())
-        h.update(np.ascontiguousarray(flat[:16]).tobytes() + np.ascontiguousarray(flat[-16:]).tobytes())
-
-
 # --- metadata filters --------------------------------------------------------------------------------------------
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: JSONValue, b: JSONValue) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a is b
     return bool(a == b)
 
 
-def matches(metadata: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+def matches(metadata: Metadata, where: Metadata) -> bool:
     """Whether ``metadata`` equals ``where`` on every field (a missing field equals ``None``; ``True`` != 1)."""
     return all(_same(metadata.get(field), value) for field, value in where.items())
 
 
-def _sql_filter(where: Mapping[str, Any]) -> tuple[str, list[Any]]:
+def _sql_filter(where: Metadata) -> tuple[str, list[SQLParam]]:
     """A WHERE clause narrowing to candidates of a filter (scalar fields only; :func:`matches` decides)."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[SQLParam] = []
     for field, value in where.items():
         if isinstance(value, bool) or not isinstance(value, (str, int, float)) or '"' in field:
             continue
@@ -260,16 +188,16 @@ class DocumentStore:
             finally:
                 self._depth = 0
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[SQLParam] = ()) -> list[Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
     # --- config --------------------------------------------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        """Every config value."""
+    def config(self) -> dict[str, JSONValue]:
+        """Every config value, as stored (read with :meth:`~sentvec.search.index.config.IndexConfig.from_json`)."""
         return {key: json.loads(value) for key, value in self._query("SELECT key, value FROM config")}
 
-    def set_config(self, values: Mapping[str, Any]) -> None:
+    def set_config(self, values: Mapping[str, JSONValue]) -> None:
         """Insert or replace config values (inside a write transaction)."""
         rows = [(key, json.dumps(value)) for key, value in values.items()]
         with self._lock:
@@ -284,10 +212,10 @@ class DocumentStore:
         """The largest key ever used (0 when none), deleted rows included."""
         return self._sequence("documents")
 
-    def _select_in(self, sql: str, values: Sequence[Any]) -> list[Any]:
+    def _select_in(self, sql: str, values: Sequence[SQLParam]) -> list[Row]:
         """Rows of ``sql`` (with one ``IN ({marks})``) for all ``values``, asked ``SQL_CHUNK`` values at a time
         (SQLite caps the number of parameters of one statement)."""
-        found: list[Any] = []
+        found: list[Row] = []
         for chunk in _chunks(values):
             found += self._query(sql.format(marks=",".join("?" * len(chunk))), chunk)
         return found
@@ -297,7 +225,7 @@ class DocumentStore:
         rows = self._select_in("SELECT id, key, text FROM documents WHERE id IN ({marks})", list(ids))
         return {doc_id: (int(key), text) for doc_id, key, text in rows}
 
-    def insert(self, doc_id: str, text: str, metadata: Mapping[str, Any], vector: np.ndarray) -> int:
+    def insert(self, doc_id: str, text: str, metadata: Metadata, vector: np.ndarray) -> int:
         """Insert one document (inside a write transaction); returns its new key."""
         blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         with self._lock:
@@ -307,7 +235,7 @@ class DocumentStore:
             )
             return int(cur.lastrowid or 0)
 
-    def set_metadata(self, key: int, metadata: Mapping[str, Any]) -> None:
+    def set_metadata(self, key: int, metadata: Metadata) -> None:
         """Replace one document's metadata (inside a write transaction)."""
         with self._lock:
             self._conn.execute(
@@ -333,7 +261,7 @@ class DocumentStore:
 
     def vectors(
         self, keys: Sequence[int] | np.ndarray, dimension: int
-    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, JSONValue]]]:
         """``(keys, (n, D) float32 vectors, metadata)`` of the given keys that are stored, by key ascending."""
         sql = "SELECT key, vector, metadata FROM documents WHERE key IN ({marks})"
         found = self._select_in(sql, [int(k) for k in keys])
@@ -341,7 +269,7 @@ class DocumentStore:
         return (*_unpack(found, dimension), [json.loads(r[2]) for r in found])
 
     def iter_vectors(
-        self, dimension: int, *, after: int = 0, where: Mapping[str, Any] | None = None, chunk: int = 50000
+        self, dimension: int, *, after: int = 0, where: Metadata | None = None, chunk: int = 50000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Stream ``(keys, vectors)`` chunks of the documents with key ``> after`` (by key ascending) that match
         ``where`` (metadata is only read with a filter)."""
@@ -390,17 +318,17 @@ class DocumentStore:
         return int(row[0][0]) if row else 0
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
+def _chunks(values: Sequence[_T]) -> Iterator[list[_T]]:
     """``values`` in lists of at most ``SQL_CHUNK`` (SQLite caps the parameters of one statement)."""
     for start in range(0, len(values), SQL_CHUNK):
         yield list(values[start : start + SQL_CHUNK])
 
 
-def _document(raw: Sequence[Any]) -> Document:
+def _document(raw: Row) -> Document:
     return Document(raw[0], raw[1], json.loads(raw[2]))
 
 
-def _unpack(found: Sequence[Sequence[Any]], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+def _unpack(found: Sequence[Row], dimension: int) -> tuple[np.ndarray, np.ndarray]:
     """Keys and the ``(n, D)`` float32 matrix of ``(key, vector blob, ...)`` rows."""
     keys = np.fromiter((int(r[0]) for r in found), dtype=np.int64, count=len(found))
     matrix = np.frombuffer(b"".join(r[1] for r in found), dtype=np.float32).reshape(len(found), dimension)
@@ -416,7 +344,7 @@ class Document:
 
     id: str
     text: str
-    metadata: Mapping[str, Any]
+    metadata: Metadata
 
 
 def text_id(text: str) -> str:
@@ -424,7 +352,7 @@ def text_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def parse_doc(doc: Any, n: int) -> Document:
+def parse_doc(doc: object, n: int) -> Document:
     """The document at position ``n`` of an input: a dict ``{"id", "text", "metadata"?}`` or a string."""
     where = f"document {n}"
     if isinstance(doc, str):
@@ -447,24 +375,6 @@ def parse_doc(doc: Any, n: int) -> Document:
     except (TypeError, ValueError) as e:
         raise DataFormatError(where, None, f"not JSON-serializable: {e}", "metadata") from None
     return Document(str(raw_id), doc["text"], dict(metadata))
-
-
-def check_config(folder: Path, config: Mapping[str, Any]) -> None:
-    """Raise :class:`IndexFormatError` unless ``config`` is a usable index config."""
-    missing = [key for key in REQUIRED_CONFIG if key not in config]
-    if missing:
-        raise IndexFormatError(f"{folder}: index config lacks {', '.join(missing)}")
-    if int(config["format_version"]) > FORMAT_VERSION:
-        raise IndexFormatError(f"{folder}: index format {config['format_version']} is newer than this sentvec's")
-
-
-def check_model(folder: Path, config: Mapping[str, Any], model: Any) -> None:
-    """Raise :class:`IndexModelMismatchError` unless ``model`` is the model the index was built with."""
-    given = model_fingerprint(model)
-    if given != config["fingerprint"] or int(model.dimension) != int(config["dimension"]):
-        raise IndexModelMismatchError(
-            folder, str(config["model_name"]), str(config["fingerprint"]), str(getattr(model, "name", model)), given
-        )
 
 
 def acquire_lock(folder: Path) -> int:
@@ -496,23 +406,8 @@ def unlink_quietly(path: Path) -> None:
         path.unlink()
 
 
-def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
     """Lists of ``size`` items (the last one shorter), drawn lazily from ``items``."""
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
-
-
-def calibrated_ranges(model: Any, precision: str, calibration: Any, prompt: str | None) -> np.ndarray | None:
-    """int8 ranges from a calibration set: an ``(N, D)`` array of embeddings or a list of texts."""
-    if calibration is None:
-        return None
-    if precision != "int8":
-        raise ValueError(f"calibration= is only used with precision='int8', not {precision!r}")
-    if isinstance(calibration, (list, tuple)) and calibration and all(isinstance(t, str) for t in calibration):
-        kwargs = {"prompt_name": prompt} if prompt else {}
-        calibration = model.encode(list(calibration), convert_to_numpy=True, show_progress_bar=False, **kwargs)
-    vectors = as_embedding_matrix(calibration, "calibration embeddings")
-    if vectors.shape[1] != model.dimension:
-        raise ValueError(f"calibration embeddings have dimension {vectors.shape[1]}, the model {model.dimension}")
-    return calibration_ranges(vectors)
