@@ -16,6 +16,7 @@ from sentvec.backends.base import Backend, BackendInfo, OutputValue
 from sentvec.batching import EncodeInfo, TextTokenizer, TokenBatch, Tokenized, padded_batches, plan_batches
 from sentvec.enums import parse_enum
 from sentvec.formats import ST_CONFIG_FILE, TOKENIZER_FILE, TOKENIZER_SIDE_FILES, EncoderConfig, write_json
+from sentvec.model_card import CARD_FILE, CardFacts, TrainingSummary, render_card
 from sentvec.postprocess import postprocess
 from sentvec.prompts import Role, resolve_prompt, role_prompt_name
 from sentvec.quantization import Precision
@@ -117,8 +118,25 @@ class SentenceEncoder:
         return min(dim, self.truncate_dim) if self.truncate_dim else dim
 
     def get_sentence_embedding_dimension(self) -> int:
+        """Alias of :attr:`dimension` (sentence-transformers' older name)."""
+        return self.dimension
+
+    def get_embedding_dimension(self) -> int:
         """Alias of :attr:`dimension` (sentence-transformers' name)."""
         return self.dimension
+
+    def get_max_seq_length(self) -> int:
+        """Alias of :attr:`max_seq_length` (sentence-transformers' name)."""
+        return self.max_seq_length
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The similarity function's name (``"cosine"``...); settable, as in sentence-transformers."""
+        return self.config.similarity_fn.value
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: SimilarityFunction | str) -> None:
+        self.config = dataclasses.replace(self.config, similarity_fn=SimilarityFunction.parse(value))
 
     @property
     def max_seq_length(self) -> int:
@@ -468,8 +486,16 @@ class SentenceEncoder:
         tokenized = self.tokenizer.tokenize([prompt + t for t in texts])
         return dataclasses.replace(tokenized, prompt_length=prompt_length)
 
-    def save(self, path: str | Path) -> None:
-        """Write a model folder that :func:`sentvec.load` and sentence-transformers both load."""
+    def save(
+        self,
+        path: str | Path,
+        *,
+        model_card: bool = True,
+        replace_card: bool = False,
+        training: TrainingSummary | None = None,
+    ) -> None:
+        """Write a model folder that :func:`sentvec.load` and sentence-transformers both load, with a model card
+        (``README.md``; an existing card is kept unless ``replace_card``; ``training`` adds what a run did)."""
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         self.backend.save(root)
@@ -481,6 +507,21 @@ class SentenceEncoder:
                     shutil.copyfile(src, root / name)
         _write_wordpiece_vocab(self.tokenizer.backend, root)
         write_json(root / ST_CONFIG_FILE, self.config.to_json())
+        card = root / CARD_FILE
+        if model_card and (replace_card or training is not None or not card.is_file()):
+            card.write_text(render_card(self._card_facts(), training), encoding="utf-8")
+
+    def _card_facts(self) -> CardFacts:
+        backend = self.backend.describe()
+        return CardFacts(
+            name=self.name,
+            base_model=self.name if self.source is not None else None,
+            modules=backend.modules or ("Transformer", "Pooling"),
+            dimension=self.dimension,
+            max_seq_length=self.max_seq_length,
+            similarity_fn=self.similarity_fn.value,
+            prompts=self.prompts,
+        )
 
     def info(self) -> ModelInfo:
         """What this encoder is: source, backend, dimension, max length, similarity, prompts."""

@@ -383,3 +383,42 @@ def test_info(model):
     assert info.max_seq_length == MAX_SEQ_LENGTH
     assert info.similarity_fn == "cosine"
     assert info.backend.modules == ("Transformer", "Pooling", "Normalize")
+
+
+class TestPortingNames:
+    """sentence-transformers' accessor names on the encoder."""
+
+    def test_dimension_and_length_aliases(self, model):
+        assert model.get_embedding_dimension() == model.get_sentence_embedding_dimension() == HIDDEN
+        assert model.get_max_seq_length() == MAX_SEQ_LENGTH
+
+    def test_similarity_fn_name_is_settable(self, model_dir):
+        model = _load(model_dir)
+        a = model.encode(["the cat", "a dog runs"])
+        assert model.similarity_fn_name == "cosine"
+        model.similarity_fn_name = "dot"
+        assert model.similarity_fn_name == "dot"
+        np.testing.assert_allclose(model.similarity(a, a), a @ a.T, rtol=1e-6)
+        with pytest.raises(ValueError, match="unknown similarity function 'jaccard'"):
+            model.similarity_fn_name = "jaccard"
+
+
+class TestModelCard:
+    def test_save_writes_a_card_with_the_facts(self, model, tmp_path):
+        model.save(tmp_path / "m")
+        card = (tmp_path / "m" / "README.md").read_text()
+        assert f"| dimension | {HIDDEN} |" in card
+        assert f"| max sequence length | {MAX_SEQ_LENGTH} tokens" in card
+        assert "Transformer → Pooling → Normalize" in card
+        assert "`query`: 'query: '" in card
+
+    def test_an_existing_card_is_kept_unless_replaced(self, model, tmp_path):
+        folder = tmp_path / "m"
+        folder.mkdir()
+        (folder / "README.md").write_text("my own card\n")
+        model.save(folder)
+        assert (folder / "README.md").read_text() == "my own card\n"
+        model.save(folder, replace_card=True)
+        assert "| dimension |" in (folder / "README.md").read_text()
+        model.save(tmp_path / "nocard", model_card=False)
+        assert not (tmp_path / "nocard" / "README.md").exists()
