@@ -8,6 +8,7 @@ range clip to the ends; they never wrap.
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 import numpy as np
 
@@ -42,18 +43,26 @@ def quantize_embeddings(
     precision: str | Precision = "int8",
     ranges: np.ndarray | None = None,
     calibration: np.ndarray | None = None,
+    *,
+    calibration_embeddings: np.ndarray | None = None,
+    rounding: Literal["nearest", "floor"] = "nearest",
 ) -> np.ndarray:
     """Quantize float embeddings ``(N, D)``.
 
     - ``int8`` / ``uint8``: 256 evenly spaced levels per dimension over ``ranges`` (shape (2, D): min row,
-      max row) or over the ranges of ``calibration``; one of the two is required.
+      max row) or over the ranges of ``calibration`` (alias ``calibration_embeddings``); one of the two is
+      required. Codes round to the nearest level (``rounding="floor"``: the reference library's codes).
     - ``binary`` / ``ubinary``: one bit per dimension (``x > 0``), packed 8 per byte; ``binary`` is the
       packed byte minus 128 as int8, ``ubinary`` the packed byte as uint8 (sentence-transformers' codes).
     """
     precision = Precision.parse(precision)
+    if calibration_embeddings is not None:  # sentence-transformers' name
+        if calibration is not None:
+            raise TypeError("pass calibration= or calibration_embeddings=, not both")
+        calibration = calibration_embeddings
     emb = np.asarray(embeddings, dtype=np.float32)
     if emb.ndim == 1:
-        return quantize_embeddings(emb[None, :], precision, ranges, calibration)[0]
+        return quantize_embeddings(emb[None, :], precision, ranges, calibration, rounding=rounding)[0]
     if precision is Precision.FLOAT32:
         return emb
     if precision in (Precision.BINARY, Precision.UBINARY):
@@ -70,8 +79,12 @@ def quantize_embeddings(
     if ranges.shape != (2, emb.shape[1]):
         raise ValueError(f"ranges must have shape (2, {emb.shape[1]}), got {ranges.shape}")
     low, high = ranges[0], ranges[1]
-    steps = np.maximum(high - low, 1e-12) / 255.0
-    codes = np.clip(np.rint((emb - low) / steps), 0, 255)  # clip, never wrap
+    if rounding == "floor":  # the reference's codes (sentvec.util), bit for bit
+        steps = (high - low) / 255
+        codes = np.clip(np.floor((emb - low) / np.where(steps == 0, 1, steps)), 0, 255)
+    else:
+        steps = np.maximum(high - low, 1e-12) / 255.0
+        codes = np.clip(np.rint((emb - low) / steps), 0, 255)  # clip, never wrap
     if precision is Precision.UINT8:
         return codes.astype(np.uint8)
     return (codes - 128).astype(np.int8)
