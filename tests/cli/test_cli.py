@@ -196,7 +196,10 @@ def test_encode_streams_in_chunks_with_the_same_result(tmp_path):
 
 
 def test_encode_stream_bounds_chunks_and_names_bad_items():
-    class Counting:
+    from sentvec.batching import EncodeInfo
+    from sentvec.encoder import SentenceEncoder
+
+    class Counting(SentenceEncoder):
         """Encodes nothing: records the sizes of the chunks encode_stream asks for."""
 
         def __init__(self):
@@ -204,12 +207,11 @@ def test_encode_stream_bounds_chunks_and_names_bad_items():
 
         def encode(self, texts, **kwargs):
             self.sizes.append(len(texts))
-            return np.zeros((len(texts), 2))
-
-    from sentvec.encoder import SentenceEncoder
+            info = EncodeInfo(np.ones(len(texts), np.int64), np.zeros(len(texts), bool), 8)
+            return np.zeros((len(texts), 2)), info
 
     fake = Counting()
-    chunks = list(SentenceEncoder.encode_stream(fake, (f"t{i}" for i in range(10)), chunk_size=4))
-    assert fake.sizes == [4, 4, 2] and sum(len(c) for c in chunks) == 10
+    chunks = list(fake.encode_stream((f"t{i}" for i in range(10)), chunk_size=4))
+    assert fake.sizes == [4, 4, 2] and sum(len(c) for c, _ in chunks) == 10
     with pytest.raises(TypeError, match="index 5 is int"):
-        list(SentenceEncoder.encode_stream(fake, ["a"] * 5 + [3], chunk_size=4))
+        list(fake.encode_stream(["a"] * 5 + [3], chunk_size=4))

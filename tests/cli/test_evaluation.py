@@ -9,6 +9,7 @@ import pytest
 
 from sentvec.errors import DataFormatError
 from sentvec.evaluation import EvaluationResult, SimilarityEvaluator, load_scored_pairs, pearson, spearman
+from sentvec.similarity import SimilarityFunction
 
 stats = pytest.importorskip("scipy.stats")
 
@@ -63,7 +64,7 @@ def test_bad_rows_name_file_line_and_field(tmp_path, name, content, line, field)
 class _FakeModel:
     """Embeds a text as a fixed vector keyed by its first character (no model needed)."""
 
-    similarity_fn = "cosine"
+    similarity_fn = SimilarityFunction.COSINE
 
     def __init__(self):
         self.calls = []

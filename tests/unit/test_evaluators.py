@@ -21,6 +21,7 @@ from sentvec.evaluation import (
     load_beir,
 )
 from sentvec.evaluation.classification import average_precision, best_accuracy, best_f1
+from sentvec.similarity import SimilarityFunction
 
 
 class _Fixed:
@@ -28,7 +29,8 @@ class _Fixed:
 
     def __init__(self, table, similarity_fn="cosine"):
         self.table = {key: np.asarray(value, dtype=np.float64) for key, value in table.items()}
-        self.similarity_fn = similarity_fn
+        self.similarity_fn = SimilarityFunction.parse(similarity_fn)
+        self.prompts = {}
         self.calls = []
 
     def encode(self, texts, **kwargs):

@@ -1,35 +1,32 @@
-"""``sentvec eval ir|binary|triplet``: retrieval over a BEIR folder, pair classification, triplet ordering."""
+"""``sentvec eval sts|ir|binary|triplet``: semantic similarity, retrieval over a BEIR folder (or an index), pair
+classification, triplet ordering."""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from sentvec.cli.common import load_model, model_arg
+from sentvec.cli.common import Subparsers, load_model, model_arg
+from sentvec.cli.output import finish, print_ir_table
 from sentvec.errors import DataFormatError
 
-if TYPE_CHECKING:
-    from sentvec.evaluation import EvaluationResult
-
-FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 BINARY_COLUMNS = ("sentence1", "sentence2", "label")
 TRIPLET_COLUMNS = ("anchor", "positive", "negative")
-IR_LABELS = {
-    "mrr": "MRR",
-    "ndcg": "NDCG",
-    "map": "MAP",
-    "recall": "Recall",
-    "precision": "Precision",
-    "accuracy": "Accuracy",
-}
 
 
-def add_parsers(eval_sub: Any) -> None:
-    """Register ``eval ir``, ``eval binary`` and ``eval triplet``."""
+def add_parser(sub: Subparsers) -> None:
+    """Register ``eval`` and its tasks: ``sts``, ``ir``, ``binary`` and ``triplet``."""
+    p = sub.add_parser("eval", help="evaluate a model")
+    eval_sub = p.add_subparsers(dest="task", required=True, metavar="TASK")
+    sts = eval_sub.add_parser("sts", help="semantic textual similarity (Spearman/Pearson ×100)")
+    model_arg(sts)
+    sts.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, score")
+    sts.add_argument("--columns", help="comma-separated column names for files with a header")
+    sts.add_argument("--batch-size", type=int, default=32)
+    sts.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
+    sts.set_defaults(func=cmd_eval_sts)
     ir = eval_sub.add_parser(
         "ir",
         help="information retrieval on a BEIR folder (NDCG@10, MRR@10, MAP@100, Recall@k, ...)",
@@ -64,11 +61,12 @@ def add_parsers(eval_sub: Any) -> None:
         p.set_defaults(func=func)
 
 
-def _finish(args: argparse.Namespace, result: Any) -> int:
-    print(f"primary: {result.primary_metric} = {result.primary_value:.4f}")
-    if args.json_out:
-        args.json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return 0
+def _functions() -> list[str]:
+    """The similarity functions, in the order the tables list them (imported when a command runs: numpy)."""
+    from sentvec.enums import choices
+    from sentvec.similarity import SimilarityFunction
+
+    return choices(SimilarityFunction)
 
 
 def _columns(raw: str | None, default: Sequence[str]) -> tuple[str, ...]:
@@ -80,6 +78,20 @@ def _columns(raw: str | None, default: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
+def cmd_eval_sts(args: argparse.Namespace) -> int:
+    """``sentvec eval sts``."""
+    from sentvec.evaluation import SimilarityEvaluator
+
+    columns = args.columns.split(",") if args.columns else None
+    evaluator = SimilarityEvaluator.from_file(args.data, columns=columns, batch_size=args.batch_size)
+    result = evaluator(load_model(args))
+    print(f"STS evaluation of {args.model} on {args.data} ({len(evaluator.scores)} pairs)")
+    print(f"{'similarity':<12}{'Pearson':>10}{'Spearman':>10}")
+    for fn in _functions():
+        print(f"{fn:<12}{result.metrics['pearson_' + fn]:>10.2f}{result.metrics['spearman_' + fn]:>10.2f}")
+    return finish(result, args.json_out, digits=2)
+
+
 def cmd_eval_ir(args: argparse.Namespace) -> int:
     """``sentvec eval ir``: a BEIR folder with a model, or an index with queries and qrels."""
     from sentvec.evaluation import InformationRetrievalEvaluator
@@ -87,10 +99,9 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
     if args.index is not None:
         if args.queries is None or args.qrels is None:
             raise ValueError("--index needs --queries and --qrels")
-        from sentvec.cli.index import cmd_eval
+        from sentvec.cli.index import eval_index
 
-        args.dir = args.index
-        return cmd_eval(args)
+        return eval_index(args.index, args)
     if args.data is None or args.model is None:
         raise ValueError("eval ir needs --model and --data (a BEIR folder), or --index with --queries and --qrels")
 
@@ -102,19 +113,7 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
         f"{len(evaluator.corpus)} documents), score function {fn}"
     )
     print_ir_table(result)
-    return _finish(args, result)
-
-
-def print_ir_table(result: EvaluationResult) -> None:
-    """The primary function's IR metrics (``mrr@10``, ``ndcg@10``, ...) as a table, grouped by metric kind."""
-    prefix = result.primary_metric.partition("_")[0] + "_"
-    values = {key.removeprefix(prefix): v for key, v in result.metrics.items() if key.startswith(prefix)}
-    print(f"{'metric':<14}{'value':>8}")
-    for kind, label in IR_LABELS.items():
-        for key, value in values.items():
-            name, _, k = key.partition("@")
-            if name == kind:
-                print(f"{label + '@' + k:<14}{value:>8.4f}")
+    return finish(result, args.json_out)
 
 
 def cmd_eval_binary(args: argparse.Namespace) -> int:
@@ -128,9 +127,9 @@ def cmd_eval_binary(args: argparse.Namespace) -> int:
     print(f"Binary classification of {args.model} on {args.data} ({len(labels)} pairs, {sum(labels)} positive)")
     keys = ("accuracy", "f1", "precision", "recall", "ap")
     print(f"{'similarity':<12}" + "".join(f"{key.capitalize() if key != 'ap' else 'AP':>11}" for key in keys))
-    for fn in FUNCTIONS:
+    for fn in _functions():
         print(f"{fn:<12}" + "".join(f"{result.metrics[f'{fn}_{key}']:>11.4f}" for key in keys))
-    return _finish(args, result)
+    return finish(result, args.json_out)
 
 
 def cmd_eval_triplet(args: argparse.Namespace) -> int:
@@ -142,9 +141,9 @@ def cmd_eval_triplet(args: argparse.Namespace) -> int:
     result = evaluator(load_model(args))
     print(f"Triplet evaluation of {args.model} on {args.data} ({len(anchors)} triplets)")
     print(f"{'similarity':<12}{'Accuracy':>10}")
-    for fn in FUNCTIONS:
+    for fn in _functions():
         print(f"{fn:<12}{result.metrics[f'{fn}_accuracy']:>10.4f}")
-    return _finish(args, result)
+    return finish(result, args.json_out)
 
 
 # --- data ---------------------------------------------------------------------------------------------------------

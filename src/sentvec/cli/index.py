@@ -1,21 +1,26 @@
-"""``sentvec index build|add|search|info|eval``: a persistent semantic index on disk (see :mod:`sentvec.search.index`)."""
+"""``sentvec index build|add|search|info|eval``: a persistent semantic index on disk (:mod:`sentvec.search.index`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sentvec.cli.common import load_model, model_arg
+from sentvec.cli.common import INDEX_PRECISION_CHOICES, Subparsers, load_model, model_arg
+from sentvec.cli.output import finish, print_ir_table
 from sentvec.errors import DataFormatError
 
-PRECISIONS = ("float32", "int8", "binary")
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
+    from sentvec.search.index import Index
+
+JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Register ``index`` and its subcommands."""
     p = sub.add_parser(
         "index",
@@ -27,7 +32,9 @@ def add_parser(sub: Any) -> None:
     build = isub.add_parser("build", help="index a corpus (.jsonl, BEIR corpus.jsonl as is, or .txt) into a folder")
     model_arg(build)
     build.add_argument("--out", required=True, type=Path, help="the index folder to create")
-    build.add_argument("--precision", default="float32", choices=PRECISIONS, help="vectors the HNSW graph holds")
+    build.add_argument(
+        "--precision", default="float32", choices=INDEX_PRECISION_CHOICES, help="vectors the HNSW graph holds"
+    )
     build.set_defaults(func=cmd_build)
 
     add = isub.add_parser("add", help="add the documents of a file to an index (ids already present are skipped)")
@@ -72,7 +79,9 @@ def add_parser(sub: Any) -> None:
 # --- input --------------------------------------------------------------------------------------------------------
 
 
-def read_documents(path: Path, id_field: str, text_field: str, title_field: str | None) -> Iterator[Any]:
+def read_documents(
+    path: Path, id_field: str, text_field: str, title_field: str | None
+) -> Iterator[str | dict[str, JSONValue]]:
     """Documents of a file, lazily: ``.txt`` lines as strings; ``.jsonl`` objects as ``{"id", "text",
     "metadata"}`` with text ``(title + " " + text).strip()`` (as :func:`~sentvec.evaluation.load_beir`) and
     metadata the record's ``metadata`` object plus its other fields."""
@@ -92,8 +101,8 @@ def read_documents(path: Path, id_field: str, text_field: str, title_field: str 
 
 
 def _document(
-    path: Path, line: int, obj: dict[str, Any], id_field: str, text_field: str, title_field: str | None
-) -> dict[str, Any]:
+    path: Path, line: int, obj: Mapping[str, JSONValue], id_field: str, text_field: str, title_field: str | None
+) -> dict[str, JSONValue]:
     for required in (id_field, text_field):
         if required not in obj:
             raise DataFormatError(path, line, "missing field", required)
@@ -101,10 +110,11 @@ def _document(
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise DataFormatError(path, line, f"expected a string id, got {type(raw).__name__}", id_field)
     text = obj[text_field]
-    title: Any = (obj.get(title_field) or "") if title_field else ""
-    for field, value in ((text_field, text), (title_field, title)):
-        if not isinstance(value, str):
-            raise DataFormatError(path, line, f"expected text, got {type(value).__name__}", field)
+    if not isinstance(text, str):
+        raise DataFormatError(path, line, f"expected text, got {type(text).__name__}", text_field)
+    title = (obj.get(title_field) or "") if title_field else ""
+    if not isinstance(title, str):
+        raise DataFormatError(path, line, f"expected text, got {type(title).__name__}", title_field)
     nested = obj.get("metadata")
     metadata = dict(nested) if isinstance(nested, dict) else {}
     skip = {id_field, text_field, title_field, "metadata" if isinstance(nested, dict) else None}
@@ -112,30 +122,21 @@ def _document(
     return {"id": str(raw), "text": (title + " " + text).strip(), "metadata": metadata}
 
 
-def _load_model(args: argparse.Namespace, config: dict[str, Any] | None = None) -> Any:
-    """The model of ``--model``, or else the one the index was built with."""
-    if args.model is None and config is not None:
-        source = config.get("model_source")
-        args.model = source if source and Path(source).is_dir() else str(config["model_name"])
+def _load_model(args: argparse.Namespace, folder: Path | None = None) -> SentenceEncoder:
+    """The model of ``--model``, or else the one the index in ``folder`` was built with."""
+    if args.model is None and folder is not None:
+        from sentvec.search.index import Index
+
+        args.model = Index.read_config(folder).model_reference()
     if args.model is None:
         raise ValueError("--model is required")
     return load_model(args)
 
 
-def _stored_config(folder: Path) -> dict[str, Any]:
-    from sentvec.search.index.store import DocumentStore
-
-    store = DocumentStore(folder)
-    try:
-        return store.config()
-    finally:
-        store.close()
-
-
 # --- commands -----------------------------------------------------------------------------------------------------
 
 
-def _fill(index: Any, args: argparse.Namespace) -> int:
+def _fill(index: Index, args: argparse.Namespace) -> int:
     docs = read_documents(args.input, args.id_field, args.text_field, args.title_field)
     start = time.perf_counter()
     report = index.add(docs, batch_size=args.batch_size)
@@ -149,11 +150,10 @@ def _fill(index: Any, args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """``sentvec index build``."""
     from sentvec.search.index import Index
-    from sentvec.search.index.store import DB_FILE
 
     if not args.input.is_file():
         raise DataFormatError(args.input, None, "file not found")
-    if (args.out / DB_FILE).exists():
+    if Index.exists(args.out):
         raise FileExistsError(f"{args.out}: already holds an index; add to it with `sentvec index add`")
     model = _load_model(args)
     with Index.create(args.out, model, precision=args.precision) as index:
@@ -164,13 +164,13 @@ def cmd_add(args: argparse.Namespace) -> int:
     """``sentvec index add``."""
     from sentvec.search.index import Index
 
-    model = _load_model(args, _stored_config(args.dir))
+    model = _load_model(args, args.dir)
     with Index.open(args.dir, model) as index:
         return _fill(index, args)
 
 
-def _parse_filter(items: list[str]) -> dict[str, Any]:
-    where: dict[str, Any] = {}
+def _parse_filter(items: list[str]) -> dict[str, JSONValue]:
+    where: dict[str, JSONValue] = {}
     for item in items:
         field, sep, raw = item.partition("=")
         if not sep or not field:
@@ -186,7 +186,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """``sentvec index search``."""
     from sentvec.search.index import Index
 
-    model = _load_model(args, _stored_config(args.dir))
+    model = _load_model(args, args.dir)
     with Index.open(args.dir, model, read_only=True) as index:
         hits = index.search(args.query, k=args.k, filter=_parse_filter(args.filter), exact=args.exact)
     if args.json:
@@ -206,31 +206,31 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     with Index.open(args.dir, read_only=True) as index:
         facts = index.info()
-    for key, value in facts.items():
+    for key, value in facts.as_dict().items():
         print(f"{key + ':':<18}{value}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """``sentvec index eval``: the metrics of ``sentvec eval ir``, from the index's rankings."""
-    from sentvec.cli.evaluate import _finish, print_ir_table
-    from sentvec.evaluation import load_qrels, load_queries
-    from sentvec.evaluation.retrieval import DEFAULT_KS, relevant_queries, score_rankings
+    """``sentvec index eval``."""
+    return eval_index(args.dir, args)
+
+
+def eval_index(folder: Path, args: argparse.Namespace) -> int:
+    """The metrics of ``sentvec eval ir`` from the rankings of the index in ``folder`` for ``--queries`` and
+    ``--qrels`` (``sentvec index eval``, ``sentvec eval ir --index``)."""
+    from sentvec.evaluation import evaluate_index, load_qrels, load_queries, relevant_queries
     from sentvec.search.index import Index
 
-    queries = load_queries(args.queries)
-    query_ids, relevant = relevant_queries(queries, load_qrels(args.qrels))
-    if not query_ids:
+    queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
+    query_ids, _ = relevant_queries(queries, qrels)
+    if not query_ids:  # before the model loads
         raise ValueError(f"{args.qrels}: no query of {args.queries} has a relevant document")
-    model = _load_model(args, _stored_config(args.dir))
-    depth = max(k for ks in DEFAULT_KS.values() for k in ks)  # as deep as the evaluator ranks
-    with Index.open(args.dir, model, read_only=True) as index:
-        fn = index.similarity
-        hits = index.search_many([queries[str(qid)] for qid in query_ids], k=depth, exact=args.exact)
-        n_docs = len(index)
-    rankings = {fn: [[h.id for h in row] for row in hits]}
-    result = score_rankings(rankings, relevant, fn, f"{args.dir.name}-index")
+    model = _load_model(args, folder)
+    with Index.open(folder, model, read_only=True) as index:
+        result = evaluate_index(index, queries, qrels, exact=args.exact, name=f"{folder.name}-index")
+        fn, n_docs = index.similarity, len(index)
     mode = "exact search" if args.exact else "HNSW search"
-    print(f"IR evaluation of index {args.dir} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn.value}")
+    print(f"IR evaluation of index {folder} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn.value}")
     print_ir_table(result)
-    return _finish(args, result)
+    return finish(result, args.json_out)

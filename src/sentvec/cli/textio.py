@@ -6,12 +6,17 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import numpy as np
 
 from sentvec.errors import DataFormatError
 from sentvec.jsonl import iter_objects
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 INPUT_TYPES = (".txt", ".jsonl", ".csv", ".tsv")
 OUTPUT_TYPES = (".npy", ".parquet", ".jsonl")
@@ -82,40 +87,54 @@ class EmbeddingWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.total = total
         self.rows = 0
-        self._sink: Any = None
+        # the open output (by the first chunk), one of the three
+        self._npy: BinaryIO | None = None
+        self._jsonl: TextIO | None = None
+        self._parquet: pq.ParquetWriter | None = None
 
     def write(self, chunk: np.ndarray) -> None:
         """Append one chunk."""
         if self.suffix == ".npy":
-            if self._sink is None:  # header for the final shape, then rows appended as raw bytes (flat memory)
-                self._sink = open(self.path, "wb")  # noqa: SIM115 (closed in close())
-                header = {"descr": np.lib.format.dtype_to_descr(chunk.dtype), "fortran_order": False}
-                np.lib.format.write_array_header_1_0(self._sink, {**header, "shape": (self.total, *chunk.shape[1:])})
-            self._sink.write(np.ascontiguousarray(chunk).tobytes())
+            self._write_npy(chunk)
         elif self.suffix == ".jsonl":
-            if self._sink is None:
-                self._sink = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
-            for i, vec in enumerate(chunk):
-                self._sink.write(json.dumps({"id": self.rows + i, "embedding": vec.tolist()}) + "\n")
+            self._write_jsonl(chunk)
         else:
-            table = _parquet_table(chunk, self.rows)
-            if self._sink is None:
-                from sentvec._extras import require
-
-                pq = require("pyarrow.parquet", "Writing .parquet")
-                self._sink = pq.ParquetWriter(str(self.path), table.schema)
-            self._sink.write_table(table)
+            self._write_parquet(chunk)
         self.rows += len(chunk)
+
+    def _write_npy(self, chunk: np.ndarray) -> None:
+        if self._npy is None:  # header for the final shape, then rows appended as raw bytes (flat memory)
+            self._npy = open(self.path, "wb")  # noqa: SIM115 (closed in close())
+            header = {"descr": np.lib.format.dtype_to_descr(chunk.dtype), "fortran_order": False}
+            np.lib.format.write_array_header_1_0(self._npy, {**header, "shape": (self.total, *chunk.shape[1:])})
+        self._npy.write(np.ascontiguousarray(chunk).tobytes())
+
+    def _write_jsonl(self, chunk: np.ndarray) -> None:
+        if self._jsonl is None:
+            self._jsonl = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        for i, vec in enumerate(chunk):
+            self._jsonl.write(json.dumps({"id": self.rows + i, "embedding": vec.tolist()}) + "\n")
+
+    def _write_parquet(self, chunk: np.ndarray) -> None:
+        table = _parquet_table(chunk, self.rows)
+        if self._parquet is None:
+            from sentvec._extras import require
+
+            parquet = require("pyarrow.parquet", "Writing .parquet")
+            self._parquet = parquet.ParquetWriter(str(self.path), table.schema)
+        self._parquet.write_table(table)
 
     def close(self) -> None:
         """Flush and close; a ``.npy`` whose row count fell short of the announced total is an error."""
         self._close(complete=True)
 
     def _close(self, complete: bool) -> None:
-        if self._sink is None:
+        sinks = [sink for sink in (self._npy, self._jsonl, self._parquet) if sink is not None]
+        if not sinks:
             return
-        self._sink.close()
-        self._sink = None
+        for sink in sinks:
+            sink.close()
+        self._npy = self._jsonl = self._parquet = None
         if self.suffix == ".npy" and self.rows != self.total:
             if not complete:  # its header announces rows that never came: a file numpy would misread
                 self.path.unlink(missing_ok=True)
@@ -125,12 +144,14 @@ class EmbeddingWriter:
     def __enter__(self) -> EmbeddingWriter:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         """Closes; when the block failed, the failure is what propagates (a short ``.npy`` is removed)."""
         self._close(complete=exc_type is None)
 
 
-def _parquet_table(embeddings: np.ndarray, first_id: int) -> Any:
+def _parquet_table(embeddings: np.ndarray, first_id: int) -> pa.Table:
     from sentvec._extras import require
 
     pa = require("pyarrow", "Writing .parquet")

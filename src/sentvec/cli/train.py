@@ -3,38 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
+from sentvec.cli.common import Subparsers
 from sentvec.jsonl import field_names
+
+if TYPE_CHECKING:
+    from sentvec.training.args import TrainingArgs
+    from sentvec.training.losses import Loss
 
 # Losses that need more than the model to build (use the Python API for them).
 NOT_FROM_CLI = ("Loss", "SoftmaxLoss", "MatryoshkaLoss")
-CONFIG_KEYS = (
-    "model",
-    "data",
-    "loss",
-    "output",
-    "columns",
-    "label",
-    "score_range",
-    "eval",
-    "epochs",
-    "max_steps",
-    "batch_size",
-    "lr",
-    "warmup_ratio",
-    "seed",
-    "eval_steps",
-    "save_steps",
-    "logging_steps",
-    "bf16",
-    "resume_from",
-)
+REQUIRED = ("model", "data", "loss", "output")
+T = TypeVar("T")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Register ``train``."""
     p = sub.add_parser(
         "train",
@@ -65,90 +53,209 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    if args.config:
-        from sentvec._extras import require
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """The options of one ``sentvec train`` run: the YAML config's, overridden by the flags given.
 
-        yaml = require("yaml", "Reading a YAML config")
-        raw = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{args.config}: expected a mapping of options")
-        unknown = sorted(set(raw) - set(CONFIG_KEYS))
-        if unknown:
-            raise ValueError(f"{args.config}: unknown option(s) {unknown}; valid: {', '.join(CONFIG_KEYS)}")
-        settings.update(raw)
-    settings.update({k: v for k in CONFIG_KEYS if (v := getattr(args, k, None)) is not None})
-    for key in ("model", "data", "loss", "output"):
-        if not settings.get(key):
-            raise ValueError(f"missing --{key} (or '{key}:' in the config)")
-    return settings
+    The field names are the config's keys (and the flags without ``--``). ``columns`` names the columns of a
+    headerless file in order (None: the file's header names them); ``score_range`` is the scores' ``(min, max)``,
+    scaled to 0..1. The training options left None keep :class:`~sentvec.training.args.TrainingArgs`' defaults.
+    """
+
+    model: str
+    data: Path
+    loss: str
+    output: Path
+    columns: tuple[str, ...] | None = None
+    label: str | None = None
+    score_range: tuple[float, float] | None = None
+    eval: Path | None = None
+    epochs: int | None = None
+    max_steps: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    warmup_ratio: float | None = None
+    seed: int | None = None
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    logging_steps: int | None = None
+    bf16: bool | None = None
+    resume_from: Path | None = None
+
+    @classmethod
+    def options(cls) -> list[str]:
+        """The options, in the order of the flags."""
+        return [field.name for field in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> TrainSettings:
+        """The config file of ``--config`` (when given) with the flags given on top; every value checked."""
+        raw: dict[str, object] = {}
+        if args.config:
+            raw.update(_read_config(args.config, cls.options()))
+        raw.update({key: value for key in cls.options() if (value := getattr(args, key, None)) is not None})
+        for key in REQUIRED:
+            if not raw.get(key):
+                raise ValueError(f"missing --{key} (or '{key}:' in the config)")
+
+        def get(key: str, convert: Callable[[str, object], T]) -> T | None:
+            value = raw.get(key)
+            return None if value is None else convert(key, value)
+
+        return cls(
+            model=_text("model", raw["model"]),
+            data=_path("data", raw["data"]),
+            loss=_text("loss", raw["loss"]),
+            output=_path("output", raw["output"]),
+            columns=get("columns", _names),
+            label=get("label", _text),
+            score_range=get("score_range", _range),
+            eval=get("eval", _path),
+            epochs=get("epochs", _integer),
+            max_steps=get("max_steps", _integer),
+            batch_size=get("batch_size", _integer),
+            lr=get("lr", _number),
+            warmup_ratio=get("warmup_ratio", _number),
+            seed=get("seed", _integer),
+            eval_steps=get("eval_steps", _integer),
+            save_steps=get("save_steps", _integer),
+            logging_steps=get("logging_steps", _integer),
+            bf16=get("bf16", _flag),
+            resume_from=get("resume_from", _path),
+        )
+
+    def training_args(self) -> TrainingArgs:
+        """The trainer's arguments: ``output`` and the training options given (the others: their defaults)."""
+        from sentvec.training.args import TrainingArgs
+
+        default = TrainingArgs(output_dir=str(self.output))
+        return dataclasses.replace(
+            default,
+            epochs=_given(self.epochs, default.epochs),
+            max_steps=_given(self.max_steps, default.max_steps),
+            batch_size=_given(self.batch_size, default.batch_size),
+            learning_rate=_given(self.lr, default.learning_rate),
+            warmup_ratio=_given(self.warmup_ratio, default.warmup_ratio),
+            seed=_given(self.seed, default.seed),
+            eval_steps=_given(self.eval_steps, default.eval_steps),
+            save_steps=_given(self.save_steps, default.save_steps),
+            logging_steps=_given(self.logging_steps, default.logging_steps),
+            bf16=_given(self.bf16, default.bf16),
+        )
 
 
-def _columns(settings: dict[str, Any]) -> tuple[list[str | int], str | int | None]:
+def _given(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def _read_config(path: Path, keys: list[str]) -> dict[str, object]:
+    from sentvec._extras import require
+
+    yaml = require("yaml", "Reading a YAML config")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of options")
+    unknown = sorted(set(raw) - set(keys))
+    if unknown:
+        raise ValueError(f"{path}: unknown option(s) {unknown}; valid: {', '.join(keys)}")
+    return {str(key): value for key, value in raw.items()}
+
+
+def _text(key: str, value: object) -> str:
+    return str(value)
+
+
+def _path(key: str, value: object) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"option {key}: expected a path, got {value!r}")
+    return Path(value)
+
+
+def _integer(key: str, value: object) -> int:
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError
+        return int(value)
+    except ValueError:
+        raise ValueError(f"option {key}: expected an integer, got {value!r}") from None
+
+
+def _number(key: str, value: object) -> float:
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError
+        return float(value)
+    except ValueError:
+        raise ValueError(f"option {key}: expected a number, got {value!r}") from None
+
+
+def _flag(key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"option {key}: expected true or false, got {value!r}")
+    return value
+
+
+def _names(key: str, value: object) -> tuple[str, ...]:
+    """Column names: ``"a,b,score"`` (a flag or a config string) or a list (a config)."""
+    if isinstance(value, str):
+        return tuple(value.split(","))
+    if isinstance(value, (list, tuple)):
+        return tuple(str(name) for name in value)
+    raise ValueError(f"option {key}: expected comma-separated names or a list, got {value!r}")
+
+
+def _range(key: str, value: object) -> tuple[float, float]:
+    """``"min,max"`` or a two-item list."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, (list, tuple)) or len(parts) != 2:
+        raise ValueError(f"option {key}: expected min,max, got {value!r}")
+    return _number(key, parts[0]), _number(key, parts[1])
+
+
+def _columns(settings: TrainSettings) -> tuple[list[str | int], str | int | None]:
     """Text columns and label column, from ``columns`` names (headerless files) or the file's header."""
-    path = Path(settings["data"])
-    names = settings.get("columns")
-    if isinstance(names, str):
-        names = names.split(",")
-    if not names:
-        names = field_names(path)
-    label = settings.get("label") or next((n for n in ("score", "label") if n in names), None)
+    names = list(settings.columns) if settings.columns else field_names(settings.data)
+    label = settings.label or next((n for n in ("score", "label") if n in names), None)
     if label is not None and label not in names:
         raise ValueError(f"label column {label!r} is not among the columns {names}")
     texts = [n for n in names if n != label]
-    if settings.get("columns"):  # headerless: positions
+    if settings.columns:  # headerless: positions
         return [names.index(n) for n in texts], (names.index(label) if label is not None else None)
     return list(texts), label
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train and report."""
-    import sentvec
-    from sentvec import losses
-    from sentvec.training.args import TrainingArgs
-    from sentvec.training.data import load_data, scale_scores
-    from sentvec.training.trainer import Trainer
+    """``sentvec train``: train and report."""
+    return train(TrainSettings.from_args(args))
 
-    settings = _settings(args)
-    loss_cls = getattr(losses, str(settings["loss"]), None)
-    if loss_cls is None or settings["loss"] not in losses.__all__ or settings["loss"] in NOT_FROM_CLI:
+
+def train(settings: TrainSettings) -> int:
+    """Train as ``settings`` say; rank 0 (the only process without torchrun) prints the report."""
+    import sentvec
+    from sentvec.training import losses
+    from sentvec.training.data import load_data, scale_scores
+
+    loss_cls: type[Loss] | None = getattr(losses, settings.loss, None)
+    if loss_cls is None or settings.loss not in losses.__all__ or settings.loss in NOT_FROM_CLI:
         valid = ", ".join(n for n in losses.__all__ if n not in NOT_FROM_CLI)
-        raise ValueError(f"unknown loss {settings['loss']!r} for the command line; valid: {valid}")
+        raise ValueError(f"unknown loss {settings.loss!r} for the command line; valid: {valid}")
     text_columns, label = _columns(settings)
     kind = loss_cls.label_kind.value if label is not None else "none"
-    score_range = settings.get("score_range")
-    if isinstance(score_range, str):
-        score_range = tuple(float(x) for x in score_range.split(","))
-    data: Any = load_data(settings["data"], columns=text_columns, label=label, label_kind=kind, score_range=score_range)
-    if score_range:
-        data = scale_scores(data, *score_range)
-    model = sentvec.load(settings["model"], backend="torch")
+    data = load_data(
+        settings.data, columns=text_columns, label=label, label_kind=kind, score_range=settings.score_range
+    )
+    if settings.score_range:
+        data = scale_scores(data, *settings.score_range)
+    model = sentvec.load(settings.model, backend="torch")
     evaluator = None
-    if settings.get("eval"):
+    if settings.eval:
         from sentvec.evaluation import SimilarityEvaluator
 
-        evaluator = SimilarityEvaluator.from_file(settings["eval"])
-    targs = TrainingArgs(
-        output_dir=str(settings["output"]),
-        **{
-            name: settings[key]
-            for key, name in (
-                ("epochs", "epochs"),
-                ("max_steps", "max_steps"),
-                ("batch_size", "batch_size"),
-                ("lr", "learning_rate"),
-                ("warmup_ratio", "warmup_ratio"),
-                ("seed", "seed"),
-                ("eval_steps", "eval_steps"),
-                ("save_steps", "save_steps"),
-                ("logging_steps", "logging_steps"),
-                ("bf16", "bf16"),
-            )
-            if settings.get(key) is not None
-        },
-    )
-    result = Trainer(model, loss_cls(model), data, targs, evaluator).train(resume_from=settings.get("resume_from"))
+        evaluator = SimilarityEvaluator.from_file(settings.eval)
+    from sentvec.training.trainer import Trainer
+
+    trainer = Trainer(model, loss_cls(model), data, settings.training_args(), evaluator)
+    result = trainer.train(resume_from=settings.resume_from)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for all
         return 0
     print(f"trained {result.steps} steps; final loss {result.final_loss:.4f}; model saved to {result.output_dir}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
-from sentvec.cli.common import load_model, model_arg
+from sentvec.cli.common import Subparsers, load_model, model_arg
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subparsers) -> None:
     """Register ``cluster`` and ``mine-paraphrases``."""
     p = sub.add_parser(
         "cluster",
@@ -81,7 +81,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.input}: clustering needs at least 3 texts, got {len(texts)}")
     if args.k is not None:  # before the model loads
         _check_k(args.k, len(texts), "--k")
-    emb = load_model(args).encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
+    emb = load_model(args).encode(texts, batch_size=args.batch_size)
     result = cluster(emb, k=args.k, method=args.method, k_range=k_range, seed=args.seed)
     _write_jsonl(
         args.output,
@@ -128,7 +128,7 @@ def _cmd_mine_paraphrases(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_jsonl(path: Path, rows: Any) -> None:
+def _write_jsonl(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:

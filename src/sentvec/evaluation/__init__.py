@@ -6,9 +6,11 @@ from sentvec.evaluation.data import ScoredPairs, load_scored_pairs
 from sentvec.evaluation.mse import MSEEvaluator
 from sentvec.evaluation.retrieval import (
     InformationRetrievalEvaluator,
+    evaluate_index,
     load_beir,
     load_qrels,
     load_queries,
+    relevant_queries,
     retrieval_metrics,
 )
 from sentvec.evaluation.sequential import SequentialEvaluator
@@ -27,11 +29,13 @@ __all__ = [
     "SimilarityEvaluator",
     "TranslationEvaluator",
     "TripletEvaluator",
+    "evaluate_index",
     "load_beir",
     "load_qrels",
     "load_queries",
     "load_scored_pairs",
     "pearson",
+    "relevant_queries",
     "retrieval_metrics",
     "spearman",
 ]

@@ -6,11 +6,14 @@ import abc
 import dataclasses
 from collections.abc import Mapping, Sequence, Sized
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +35,7 @@ class EvaluationResult:
         """The value of the primary metric."""
         return self.metrics[self.primary_metric]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
         return {
             "name": self.name,
@@ -59,19 +62,17 @@ class Evaluator(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Run the evaluation."""
 
 
 def encode_columns(
-    model: Any, columns: Sequence[list[str]], batch_size: int, show_progress_bar: bool | None
+    model: Embedder, columns: Sequence[list[str]], batch_size: int, show_progress_bar: bool | None
 ) -> list[np.ndarray]:
     """Embeddings of each column of texts, each distinct text (across all columns) encoded once."""
     unique = list(dict.fromkeys(t for column in columns for t in column))
     position = {text: i for i, text in enumerate(unique)}
-    emb = np.asarray(
-        model.encode(unique, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=show_progress_bar)
-    )
+    emb = model.encode(unique, batch_size=batch_size, show_progress_bar=show_progress_bar)
     return [emb[[position[t] for t in column]] for column in columns]
 
 
@@ -92,11 +93,10 @@ def resolve_functions(
 
 
 def main_function(
-    model: Any, requested: SimilarityFunction | None, available: Sequence[SimilarityFunction]
+    model: Embedder, requested: SimilarityFunction | None, available: Sequence[SimilarityFunction]
 ) -> SimilarityFunction:
-    """The function of the primary metric: ``requested``, else the model's (cosine when it declares none) when
-    that is evaluated, else the first evaluated one."""
+    """The function of the primary metric: ``requested``, else the model's when that is evaluated, else the first
+    evaluated one."""
     if requested is not None:
         return requested
-    main = SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine")
-    return main if main in available else available[0]
+    return model.similarity_fn if model.similarity_fn in available else available[0]

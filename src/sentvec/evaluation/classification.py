@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from sentvec.evaluation.base import (
     resolve_functions,
 )
 from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 def _groups(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,7 +119,7 @@ class BinaryClassificationEvaluator(Evaluator):
         self.similarity_fns, self.main_similarity = resolve_functions(similarity_fns, main_similarity)
         self.show_progress_bar = show_progress_bar
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Encode each distinct sentence once, score the pairs with each function and find the best thresholds."""
         a, b = encode_columns(model, [self.sentences1, self.sentences2], self.batch_size, self.show_progress_bar)
         metrics: dict[str, float] = {}

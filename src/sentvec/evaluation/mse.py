@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 class MSEEvaluator(Evaluator):
@@ -23,7 +26,7 @@ class MSEEvaluator(Evaluator):
         self,
         source_sentences: Sequence[str],
         target_sentences: Sequence[str],
-        teacher_model: Any,
+        teacher_model: Embedder,
         *,
         name: str = "mse",
         batch_size: int = 32,
@@ -35,24 +38,14 @@ class MSEEvaluator(Evaluator):
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
         self.source_embeddings = np.asarray(
-            teacher_model.encode(
-                list(source_sentences),
-                batch_size=batch_size,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress_bar,
-            ),
+            teacher_model.encode(list(source_sentences), batch_size=batch_size, show_progress_bar=show_progress_bar),
             dtype=np.float64,
         )
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Encode the targets with ``model`` and compare them with the teacher's source embeddings."""
         student = np.asarray(
-            model.encode(
-                self.target_sentences,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                show_progress_bar=self.show_progress_bar,
-            ),
+            model.encode(self.target_sentences, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar),
             dtype=np.float64,
         )
         if student.shape != self.source_embeddings.shape:

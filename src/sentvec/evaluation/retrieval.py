@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 import numpy as np
 
 from sentvec.errors import DataFormatError
 from sentvec.evaluation.base import EvaluationResult, Evaluator, main_function
 from sentvec.jsonl import iter_objects
+from sentvec.prompts import Role, role_prompt_name
 from sentvec.search.exact import TopK, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from sentvec.protocols import Embedder
+    from sentvec.search.index import Index
+
 Relevant = Iterable[Hashable] | Mapping[Hashable, float]
+QueryId = TypeVar("QueryId", bound=Hashable)
+DocId = TypeVar("DocId", bound=Hashable)
 
 
 def _grades(qid: Hashable, relevant: Relevant) -> dict[Hashable, float]:
@@ -43,8 +52,8 @@ DEFAULT_KS: dict[str, tuple[int, ...]] = {
 
 
 def relevant_queries(
-    queries: Iterable[Any], relevant_docs: Mapping[Any, Relevant]
-) -> tuple[list[Any], list[dict[Hashable, float]]]:
+    queries: Iterable[QueryId], relevant_docs: Mapping[QueryId, Relevant]
+) -> tuple[list[QueryId], list[dict[Hashable, float]]]:
     """The ids of the queries with at least one relevant document (grade > 0), in order, and their grades."""
     grades = {qid: _grades(qid, relevant_docs[qid]) for qid in queries if qid in relevant_docs}
     ids = [qid for qid in grades if grades[qid]]
@@ -59,7 +68,7 @@ def score_rankings(
     ks: Mapping[str, Sequence[int]] = DEFAULT_KS,
 ) -> EvaluationResult:
     """The metrics of each function's rankings (``"<fn>_ndcg@10"``, ...), primary: ``main``'s NDCG at the largest
-    k. Used by :class:`InformationRetrievalEvaluator` and by ``sentvec index eval`` (rankings from an index)."""
+    k. Used by :class:`InformationRetrievalEvaluator` and by :func:`evaluate_index` (rankings from an index)."""
     metrics: dict[str, float] = {}
     for fn, ranked in rankings.items():
         values = retrieval_metrics(
@@ -152,15 +161,23 @@ def _query_metrics(
     return out
 
 
-QUERY_PROMPTS = ("query",)
-CORPUS_PROMPTS = ("document", "passage", "corpus")
+class IROptions(TypedDict, total=False):
+    """The keywords of :class:`InformationRetrievalEvaluator` other than its data and name (``from_beir``)."""
 
-
-def prompt_name(model: Any, names: Sequence[str]) -> str | None:
-    """The first of ``names`` among the model's prompts (how queries and documents pick their prompt when none is
-    given: the IR evaluator and the index)."""
-    prompts = getattr(model, "prompts", None) or {}
-    return next((name for name in names if name in prompts), None)
+    mrr_at_k: Sequence[int]
+    ndcg_at_k: Sequence[int]
+    accuracy_at_k: Sequence[int]
+    precision_recall_at_k: Sequence[int]
+    map_at_k: Sequence[int]
+    corpus_chunk_size: int
+    score_functions: Sequence[SimilarityFunction | str] | None
+    main_score_function: SimilarityFunction | str | None
+    batch_size: int
+    query_prompt: str | None
+    query_prompt_name: str | None
+    corpus_prompt: str | None
+    corpus_prompt_name: str | None
+    show_progress_bar: bool | None
 
 
 class InformationRetrievalEvaluator(Evaluator):
@@ -172,10 +189,10 @@ class InformationRetrievalEvaluator(Evaluator):
     top-k per query, so memory stays bounded however large it is. Rankings are by score descending, ties broken
     by corpus order (the order of ``corpus``); sentence-transformers breaks them by sorted corpus id instead.
 
-    Prompts, as sentence-transformers' ``encode_query``/``encode_document``: queries are encoded with
-    ``query_prompt`` (text) or ``query_prompt_name``, else the model's ``"query"`` prompt when it has one; the
-    corpus with ``corpus_prompt`` / ``corpus_prompt_name``, else the first of the model's ``"document"``,
-    ``"passage"`` and ``"corpus"`` prompts. Pass ``""`` as the prompt text for none.
+    Prompts, as ``encode_query``/``encode_document``: queries are encoded with ``query_prompt`` (text) or
+    ``query_prompt_name``, else the model's query prompt when it has one; the corpus with ``corpus_prompt`` /
+    ``corpus_prompt_name``, else the model's document prompt (:mod:`sentvec.prompts` chooses both). Pass ``""``
+    as the prompt text for none.
 
     Metrics, for each score function ``fn`` (default: the model's similarity function): ``fn_accuracy@k``,
     ``fn_precision@k``, ``fn_recall@k``, ``fn_mrr@k``, ``fn_ndcg@k`` and ``fn_map@k`` as defined by
@@ -186,9 +203,9 @@ class InformationRetrievalEvaluator(Evaluator):
 
     def __init__(
         self,
-        queries: Mapping[Any, str],
-        corpus: Mapping[Any, str],
-        relevant_docs: Mapping[Any, Relevant],
+        queries: Mapping[QueryId, str],
+        corpus: Mapping[DocId, str],
+        relevant_docs: Mapping[QueryId, Relevant],
         *,
         mrr_at_k: Sequence[int] = DEFAULT_KS["mrr"],
         ndcg_at_k: Sequence[int] = DEFAULT_KS["ndcg"],
@@ -217,12 +234,13 @@ class InformationRetrievalEvaluator(Evaluator):
             raise ValueError(f"corpus_chunk_size must be >= 1, got {corpus_chunk_size}")
         if not corpus:
             raise ValueError("the corpus is empty")
-        self.query_ids, self.relevant = relevant_queries(queries, relevant_docs)
-        if not self.query_ids:
+        query_ids, self.relevant = relevant_queries(queries, relevant_docs)
+        if not query_ids:
             raise ValueError("no query has a relevant document")
-        self.queries = [queries[qid] for qid in self.query_ids]
-        self.corpus_ids = list(corpus)
-        self.corpus = [corpus[cid] for cid in self.corpus_ids]
+        self.query_ids: list[Hashable] = list(query_ids)
+        self.queries = [queries[qid] for qid in query_ids]
+        self.corpus_ids: list[Hashable] = list(corpus)
+        self.corpus = list(corpus.values())
         self.corpus_chunk_size = corpus_chunk_size
         self.score_functions = (
             None
@@ -241,48 +259,44 @@ class InformationRetrievalEvaluator(Evaluator):
         self.show_progress_bar = show_progress_bar
 
     @classmethod
-    def from_beir(cls, folder: str | Path, split: str = "test", **kwargs: Any) -> InformationRetrievalEvaluator:
+    def from_beir(
+        cls, folder: str | Path, split: str = "test", *, name: str | None = None, **options: Unpack[IROptions]
+    ) -> InformationRetrievalEvaluator:
         """Build from a BEIR dataset folder (see :func:`load_beir`); ``name`` defaults to ``<folder>-<split>``."""
         queries, corpus, qrels = load_beir(folder, split)
-        kwargs.setdefault("name", f"{Path(folder).name}-{split}")
-        return cls(queries, corpus, qrels, **kwargs)
+        name = f"{Path(folder).name}-{split}" if name is None else name
+        # mypy does not solve the id type variables of __init__ through ``cls(...)`` (its type[Self] call)
+        return cls(queries, corpus, qrels, name=name, **options)  # type: ignore[arg-type]
 
-    def _functions(self, model: Any) -> tuple[list[SimilarityFunction], SimilarityFunction]:
-        own = SimilarityFunction.parse(getattr(model, "similarity_fn", None) or "cosine")
-        functions = self.score_functions or [self.main_score_function or own]
+    def _functions(self, model: Embedder) -> tuple[list[SimilarityFunction], SimilarityFunction]:
+        functions = self.score_functions or [self.main_score_function or model.similarity_fn]
         return functions, main_function(model, self.main_score_function, functions)
 
-    @staticmethod
-    def _prompt(model: Any, prompt: str | None, explicit_name: str | None, defaults: Sequence[str]) -> dict[str, Any]:
-        """The prompt keyword for ``encode``: the explicit prompt or prompt name, else the first of the model's
-        prompts named in ``defaults``, else none (the model's own default applies)."""
+    def _encoder(self, model: Embedder, role: Role) -> Callable[[list[str]], np.ndarray]:
+        """How texts of ``role`` are encoded: with the explicit prompt text or prompt name, else the model's
+        prompt for the role, else none (the model's own default applies)."""
+        if role is Role.QUERY:
+            prompt, name = self.query_prompt, self.query_prompt_name
+        else:
+            prompt, name = self.corpus_prompt, self.corpus_prompt_name
         if prompt is not None:
-            return {"prompt": prompt}
-        if explicit_name is not None:
-            return {"prompt_name": explicit_name}
-        name = prompt_name(model, defaults)
-        return {"prompt_name": name} if name else {}
-
-    def _encode(self, model: Any, texts: list[str], kwargs: dict[str, Any]) -> np.ndarray:
-        return np.asarray(
-            model.encode(
-                texts,
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                show_progress_bar=self.show_progress_bar,
-                **kwargs,
+            return lambda texts: model.encode(
+                texts, prompt=prompt, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar
             )
+        if name is None:
+            name = role_prompt_name(model.prompts, role)
+        return lambda texts: model.encode(
+            texts, prompt_name=name, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar
         )
 
-    def rank(self, model: Any, functions: Sequence[SimilarityFunction]) -> dict[SimilarityFunction, np.ndarray]:
+    def rank(self, model: Embedder, functions: Sequence[SimilarityFunction]) -> dict[SimilarityFunction, np.ndarray]:
         """For each function, the ``(n_queries, min(max k, corpus size))`` corpus positions ranked best first."""
         max_k = max(k for ks in self.ks.values() for k in ks)
-        query_kwargs = self._prompt(model, self.query_prompt, self.query_prompt_name, QUERY_PROMPTS)
-        corpus_kwargs = self._prompt(model, self.corpus_prompt, self.corpus_prompt_name, CORPUS_PROMPTS)
-        query_embeddings = self._encode(model, self.queries, query_kwargs)
+        encode_corpus = self._encoder(model, Role.DOCUMENT)
+        query_embeddings = self._encoder(model, Role.QUERY)(self.queries)
         best = {fn: TopK(len(self.queries), max_k) for fn in functions}
         for start in range(0, len(self.corpus), self.corpus_chunk_size):
-            chunk = self._encode(model, self.corpus[start : start + self.corpus_chunk_size], corpus_kwargs)
+            chunk = encode_corpus(self.corpus[start : start + self.corpus_chunk_size])
             for fn in functions:
                 scores, indices = semantic_search_arrays(
                     query_embeddings, chunk, top_k=max_k, score=fn, corpus_chunk_size=self.corpus_chunk_size
@@ -290,7 +304,7 @@ class InformationRetrievalEvaluator(Evaluator):
                 best[fn].add(scores, indices + start)
         return {fn: best[fn].indices for fn in functions}
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Encode queries and corpus, rank the corpus for each query, average the metrics over queries."""
         functions, main = self._functions(model)
         rankings = {
@@ -298,6 +312,31 @@ class InformationRetrievalEvaluator(Evaluator):
             for fn, positions in self.rank(model, functions).items()
         }
         return score_rankings(rankings, self.relevant, main, self.name, self.ks)
+
+
+def evaluate_index(
+    index: Index,
+    queries: Mapping[QueryId, str],
+    relevant_docs: Mapping[QueryId, Relevant],
+    *,
+    exact: bool = False,
+    name: str = "index",
+    ks: Mapping[str, Sequence[int]] = DEFAULT_KS,
+) -> EvaluationResult:
+    """The metrics of :class:`InformationRetrievalEvaluator`, ranked by a search index instead of exact search
+    over a corpus held in memory.
+
+    Each query with a relevant document searches ``index`` (with its model and similarity function) as deep as
+    the largest k; ``exact=True`` searches exactly instead of with the ANN graph, which gives the evaluator's
+    numbers on the index's documents. ``ks`` holds the cut-offs by metric (keys as :data:`DEFAULT_KS`).
+    """
+    query_ids, relevant = relevant_queries(queries, relevant_docs)
+    if not query_ids:
+        raise ValueError("no query has a relevant document")
+    depth = max(k for values in ks.values() for k in values)
+    hits = index.search_many([queries[qid] for qid in query_ids], k=depth, exact=exact)
+    rankings: dict[SimilarityFunction, list[list[Hashable]]] = {index.similarity: [[h.id for h in row] for row in hits]}
+    return score_rankings(rankings, relevant, index.similarity, name, ks)
 
 
 # --- BEIR -------------------------------------------------------------------------------------------------------
@@ -332,7 +371,7 @@ def load_queries(path: str | Path) -> dict[str, str]:
     return {query_id: _text(file, line, obj) for file, line, query_id, obj in _records(Path(path))}
 
 
-def _records(path: Path) -> Iterator[tuple[Path, int, str, dict[str, Any]]]:
+def _records(path: Path) -> Iterator[tuple[Path, int, str, Mapping[str, object]]]:
     if not path.is_file():
         raise DataFormatError(path, None, "file not found")
     seen: set[str] = set()
@@ -349,12 +388,13 @@ def _records(path: Path) -> Iterator[tuple[Path, int, str, dict[str, Any]]]:
         yield path, line, record_id, obj
 
 
-def _text(path: Path, line: int, obj: dict[str, Any]) -> str:
+def _text(path: Path, line: int, obj: Mapping[str, object]) -> str:
     if "text" not in obj:
         raise DataFormatError(path, line, "missing field", "text")
-    if not isinstance(obj["text"], str):
-        raise DataFormatError(path, line, f"expected text, got {type(obj['text']).__name__}", "text")
-    return obj["text"]
+    text = obj["text"]
+    if not isinstance(text, str):
+        raise DataFormatError(path, line, f"expected text, got {type(text).__name__}", "text")
+    return text
 
 
 QRELS_HEADER = ["query-id", "corpus-id", "score"]

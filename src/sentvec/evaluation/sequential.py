@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sentvec.evaluation.base import EvaluationResult, Evaluator
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 def _last(scores: list[float]) -> float:
@@ -53,7 +56,7 @@ class SequentialEvaluator(Evaluator):
             "the evaluators disagree on whether greater is better; pass greater_is_better for the combined score"
         )
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Run every evaluator on ``model`` and combine their primary values."""
         results = [evaluator(model) for evaluator in self.evaluators]
         metrics: dict[str, float] = {}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel, encode_columns, main_function
 from sentvec.evaluation.data import load_scored_pairs
 from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -67,13 +70,30 @@ class SimilarityEvaluator(Evaluator):
         self.show_progress_bar = show_progress_bar
 
     @classmethod
-    def from_file(cls, path: str | Path, *, columns: Sequence[str] | None = None, **kwargs: Any) -> SimilarityEvaluator:
-        """Build from a CSV/TSV/JSONL file of scored pairs (see :func:`load_scored_pairs`)."""
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        columns: Sequence[str] | None = None,
+        name: str | None = None,
+        batch_size: int = 32,
+        main_similarity: SimilarityFunction | str | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> SimilarityEvaluator:
+        """Build from a CSV/TSV/JSONL file of scored pairs (see :func:`load_scored_pairs`); ``name`` defaults to
+        the file's stem."""
         pairs = load_scored_pairs(path, columns=columns)
-        kwargs.setdefault("name", Path(path).stem)
-        return cls(pairs.sentences1, pairs.sentences2, pairs.scores, **kwargs)
+        return cls(
+            pairs.sentences1,
+            pairs.sentences2,
+            pairs.scores,
+            name=Path(path).stem if name is None else name,
+            batch_size=batch_size,
+            main_similarity=main_similarity,
+            show_progress_bar=show_progress_bar,
+        )
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Encode both sides, score every pair with each function, correlate with the gold scores."""
         a, b = encode_columns(model, [self.sentences1, self.sentences2], self.batch_size, self.show_progress_bar)
         metrics: dict[str, float] = {}

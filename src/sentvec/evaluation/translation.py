@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec.evaluation.base import EvaluationResult, Evaluator, check_parallel
 from sentvec.search.exact import semantic_search_arrays
 from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 class TranslationEvaluator(Evaluator):
@@ -38,12 +41,8 @@ class TranslationEvaluator(Evaluator):
         self.chunk_size = chunk_size
         self.show_progress_bar = show_progress_bar
 
-    def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
-        return np.asarray(
-            model.encode(
-                texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=self.show_progress_bar
-            )
-        )
+    def _encode(self, model: Embedder, texts: list[str]) -> np.ndarray:
+        return model.encode(texts, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar)
 
     def _accuracy(self, queries: np.ndarray, candidates: np.ndarray) -> float:
         _, best = semantic_search_arrays(
@@ -51,7 +50,7 @@ class TranslationEvaluator(Evaluator):
         )
         return float(np.mean(best[:, 0] == np.arange(len(queries))))
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Encode both sides and retrieve in both directions."""
         src = self._encode(model, self.source_sentences)
         trg = self._encode(model, self.target_sentences)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from sentvec.evaluation.base import (
     resolve_functions,
 )
 from sentvec.similarity import SimilarityFunction
+
+if TYPE_CHECKING:
+    from sentvec.protocols import Embedder
 
 
 class TripletEvaluator(Evaluator):
@@ -46,7 +49,7 @@ class TripletEvaluator(Evaluator):
         self.similarity_fns, self.main_similarity = resolve_functions(similarity_fns, main_similarity)
         self.show_progress_bar = show_progress_bar
 
-    def __call__(self, model: Any) -> EvaluationResult:
+    def __call__(self, model: Embedder) -> EvaluationResult:
         """Encode, score both sides of every triplet with each function, count the correctly ordered ones."""
         columns = [self.anchors, self.positives, self.negatives]
         a, p, n = encode_columns(model, columns, self.batch_size, self.show_progress_bar)

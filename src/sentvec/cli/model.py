@@ -1,0 +1,72 @@
+"""``sentvec export`` (the pipeline as one ONNX graph) and ``sentvec info`` (what a model is)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sentvec.cli.common import Subparsers
+
+
+def add_export_parser(sub: Subparsers) -> None:
+    """Register ``export``."""
+    p = sub.add_parser("export", help="export the whole pipeline to one ONNX graph, checked against torch")
+    p.add_argument("model", help="model name or folder")
+    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument("--quantize", choices=["int8"], help="also write onnx/model_qint8.onnx (dynamic int8 weights)")
+    p.add_argument("--output", type=Path, help="write a complete copy of the model folder here (default: in place)")
+    p.add_argument("--calibration", type=Path, help="texts (.txt, one per line) to check the graph on")
+    p.add_argument("--sts", type=Path, help="an STS file: report each graph's Spearman on it")
+    p.set_defaults(func=cmd_export)
+
+
+def add_info_parser(sub: Subparsers) -> None:
+    """Register ``info``."""
+    p = sub.add_parser("info", help="describe a model: modules, dimension, max length, files")
+    p.add_argument("model", help="model name or folder")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``sentvec export``."""
+    import sentvec
+    from sentvec.cli.textio import read_texts
+    from sentvec.export import export_onnx
+
+    texts = list(read_texts(args.calibration)) if args.calibration else None
+    model = sentvec.load(args.model, backend="torch", device="cpu")
+    report = export_onnx(model, args.output, quantize=args.quantize, calibration_texts=texts, sts_file=args.sts)
+    print(f"exported to {report.folder}/onnx ({report.calibration_texts} calibration texts)")
+    for check in report.checks:
+        line = f"  {check.file}: max abs diff {check.max_abs_diff:.2e}, mean cosine {check.mean_cosine:.6f}"
+        if check.sts_spearman is not None:
+            line += f", STS Spearman {check.sts_spearman:.2f} (torch {check.sts_spearman_torch:.2f})"
+        print(line)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``sentvec info``: the model's :class:`~sentvec.encoder.ModelInfo`, one fact a line, and its files."""
+    import sentvec
+
+    model = sentvec.load(args.model)
+    info = model.info()
+    backend = info.backend
+    lines = {
+        "name": info.name,
+        "source": info.source,
+        "backend": backend.kind.value,
+        "device": backend.device,
+        "modules": None if backend.modules is None else list(backend.modules),
+        "dimension": info.dimension,
+        "max_seq_length": info.max_seq_length,
+        "similarity_fn": info.similarity_fn.value,
+        "prompts": info.prompts or "-",
+        "parameters": "-" if backend.parameters is None else backend.parameters,
+    }
+    for key, value in lines.items():
+        print(f"{key + ':':<16}{value}")
+    if model.source is not None:
+        files = sorted(str(p.relative_to(model.source)) for p in model.source.rglob("*") if p.is_file())
+        print(f"{'files:':<16}{', '.join(files)}")
+    return 0
