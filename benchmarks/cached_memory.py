@@ -84,7 +84,7 @@ def child(cached: bool, batch_size: int, mini_batch_size: int, repeats: int, thr
         loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size)
     else:
         loss = MultipleNegativesRankingLoss(model)
-    module = model.module
+    module = model.torch.pipeline
     columns = list(distinct_pairs(batch_size))
 
     module.train()

@@ -32,6 +32,7 @@ def main() -> None:
 
     import sentvec
     from sentvec.training.losses import MultipleNegativesRankingLoss
+    from sentvec.training.losses._util import embed as embed_texts
 
     torch.manual_seed(0)
     model = sentvec.load(MODEL_NAME, device="cpu")
@@ -41,17 +42,17 @@ def main() -> None:
     passages = [" ".join(sentences[i : i + 12]) for i in range(0, 12 * args.batch_size, 12)]
     columns = [queries, passages]
     loss = MultipleNegativesRankingLoss(model)
-    model.module.train()
+    model.torch.pipeline.train()
     longest = [int(model.tokenize(c).lengths.max()) for c in columns]
 
     def one_pass() -> list[torch.Tensor]:
-        return list(torch.split(model.embed(queries + passages), [len(queries), len(passages)]))
+        return list(torch.split(embed_texts(model, queries + passages), [len(queries), len(passages)]))
 
     def step(embed: object) -> float:
         start = time.perf_counter()
         value = loss.compute_loss_from_embeddings(embed(), None)  # type: ignore[operator]
         value.backward()
-        model.module.zero_grad(set_to_none=True)
+        model.torch.pipeline.zero_grad(set_to_none=True)
         return time.perf_counter() - start
 
     runs: dict[str, list[float]] = {"one pass": [], "Loss.embed": []}

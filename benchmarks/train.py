@@ -45,7 +45,7 @@ LEARNING_RATE = 2e-5
 def in_batch(loss_name: str) -> bool:
     """Whether the loss uses in-batch negatives (pairs without labels, no duplicates in a batch): sentvec's own
     flag on the loss class, so the two libraries get the same data and sampler."""
-    from sentvec import losses
+    from sentvec.training import losses
 
     return bool(getattr(losses, loss_name).in_batch_negatives)
 
@@ -156,8 +156,7 @@ def reference_runner(source: str, loss_name: str, pairs: list[tuple[str, str, fl
 
 def sentvec_runner(loss_name: str, pairs: list[tuple[str, str, float]], batch_size: int) -> Callable:
     import sentvec
-    from sentvec import losses
-    from sentvec.training import Trainer, TrainingArgs, load_data
+    from sentvec.training import Trainer, TrainingArgs, load_data, losses
 
     if in_batch(loss_name):
         data = load_data([p[:2] for p in pairs], columns=(0, 1))

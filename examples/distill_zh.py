@@ -19,8 +19,8 @@ from pathlib import Path
 
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
-from sentvec.training.losses import MSELoss
 from sentvec.training import Trainer, TrainingArgs, load_data
+from sentvec.training.losses import MSELoss
 from sentvec.training.vocab import aligned_init, extend_vocabulary, unknown_characters
 
 STSB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stsb"

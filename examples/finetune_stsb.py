@@ -15,8 +15,8 @@ from pathlib import Path
 
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
-from sentvec.training.losses import CoSENTLoss, InBatchMarginLoss
 from sentvec.training import Trainer, TrainingArgs, load_data
+from sentvec.training.losses import CoSENTLoss, InBatchMarginLoss
 
 STSB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stsb"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 import sentvec
-from sentvec.training.losses import MultipleNegativesRankingLoss
 from sentvec.training import Trainer, TrainingArgs, load_data
+from sentvec.training.losses import MultipleNegativesRankingLoss
 
 STOP_AT_STEP = 8  # the checkpoints come every 3 steps: the run dies after the one at step 6
 

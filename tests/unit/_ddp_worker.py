@@ -10,8 +10,8 @@ import torch
 from _tiny_model import WORDS
 
 import sentvec
-from sentvec import losses
 from sentvec.distributed import ddp
+from sentvec.training import losses
 
 LOSSES = {
     "MultipleNegativesRankingLoss": {},
@@ -37,10 +37,10 @@ def main(model_dir: str, out: str) -> None:
             torch.stack(labels) if labels is not None else None,
         )
         value.backward()
-        params = [p for p in model.module.parameters() if p.requires_grad]
+        params = [p for p in model.torch.pipeline.parameters() if p.requires_grad]
         ddp.average_gradients(params, ranks)
         results[f"{name}/loss"] = value.detach().numpy()
-        for key, p in model.module.named_parameters():
+        for key, p in model.torch.pipeline.named_parameters():
             if p.grad is not None:
                 results[f"{name}/{key}"] = p.grad.numpy().copy()
     if ranks.is_main:

@@ -29,6 +29,7 @@ from sentvec.training.losses import (  # noqa: E402
     SoftmaxLoss,
     TripletLoss,
 )
+from sentvec.training.losses._util import embed  # noqa: E402
 
 # ---------------------------------------------------------------- hand-written reference formulas (numpy loops)
 
@@ -427,7 +428,7 @@ def trainable(make_model):
     import sentvec
 
     encoder = sentvec.load(str(make_model()), device="cpu")
-    encoder.module.train()
+    encoder.torch.pipeline.train()
     return encoder
 
 
@@ -482,11 +483,11 @@ CASES = [
 def test_gradients_reach_the_encoder(trainable, name):
     loss, columns, labels = _case(name, trainable)
     assert len(columns) >= loss.min_columns
-    trainable.module.zero_grad(set_to_none=True)
+    trainable.torch.pipeline.zero_grad(set_to_none=True)
     value = loss(columns, labels)
     assert value.ndim == 0 and torch.isfinite(value) and value.item() > 0
     value.backward()
-    transformer = trainable.module[0]
+    transformer = trainable.torch.pipeline[0]
     grads = [p.grad for p in transformer.parameters() if p.grad is not None]
     assert grads and any(float(g.abs().sum()) > 0 for g in grads)
     assert all(torch.isfinite(g).all() for g in grads)
@@ -505,16 +506,16 @@ def _fresh(make_model, dropout: float | None) -> Any:
     import sentvec
 
     encoder = sentvec.load(str(make_model()), device="cpu")
-    encoder.module.train()
+    encoder.torch.pipeline.train()
     if dropout is not None:
-        for module in encoder.module.modules():
+        for module in encoder.torch.pipeline.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = dropout
     return encoder
 
 
 def _grads(encoder: Any) -> dict[str, Any]:
-    return {n: p.grad.clone() for n, p in encoder.module.named_parameters() if p.grad is not None}
+    return {n: p.grad.clone() for n, p in encoder.torch.pipeline.named_parameters() if p.grad is not None}
 
 
 def _assert_same_grads(got: dict[str, Any], want: dict[str, Any]) -> None:
@@ -529,11 +530,11 @@ def test_gradcache_matches_uncached_without_dropout(make_model, symmetric):
     columns = [_texts(16, 0), _texts(16, 5), _texts(16, 11)]
     plain = MultipleNegativesRankingLoss(encoder, symmetric=symmetric)
     cached = CachedMultipleNegativesRankingLoss(encoder, mini_batch_size=4, symmetric=symmetric)
-    encoder.module.zero_grad(set_to_none=True)
+    encoder.torch.pipeline.zero_grad(set_to_none=True)
     want_value = plain(columns)
     want_value.backward()
     want = _grads(encoder)
-    encoder.module.zero_grad(set_to_none=True)
+    encoder.torch.pipeline.zero_grad(set_to_none=True)
     got_value = cached(columns)
     assert got_value.requires_grad
     got_value.backward()
@@ -551,21 +552,21 @@ def test_gradcache_replays_dropout(make_model):
     cached = CachedMultipleNegativesRankingLoss(encoder, mini_batch_size=4)
 
     torch.manual_seed(123)
-    encoder.module.zero_grad(set_to_none=True)
+    encoder.torch.pipeline.zero_grad(set_to_none=True)
     got_value = cached(columns)
     (got_value * 0.5).backward()  # a scaled backward (gradient accumulation) scales the replayed gradients
     got = _grads(encoder)
 
     torch.manual_seed(123)
-    encoder.module.zero_grad(set_to_none=True)
-    embeddings = [torch.cat([encoder.embed(col[i : i + 4]) for i in range(0, 16, 4)]) for col in columns]
+    encoder.torch.pipeline.zero_grad(set_to_none=True)
+    embeddings = [torch.cat([embed(encoder, col[i : i + 4]) for i in range(0, 16, 4)]) for col in columns]
     want_value = cached.compute_loss_from_embeddings(embeddings, None)
     (want_value * 0.5).backward()
     assert got_value.item() == pytest.approx(want_value.item(), abs=1e-5)
     _assert_same_grads(got, _grads(encoder))
 
     torch.manual_seed(999)  # another seed draws other masks: dropout is really active here
-    encoder.module.zero_grad(set_to_none=True)
+    encoder.torch.pipeline.zero_grad(set_to_none=True)
     (cached(columns) * 0.5).backward()
     other = _grads(encoder)
     assert any(not torch.allclose(other[n], got[n], atol=1e-5) for n in got)
@@ -580,7 +581,7 @@ def test_matryoshka_keeps_gradcache(make_model):
         CachedMultipleNegativesRankingLoss(encoder, mini_batch_size=4),
     ):
         loss = MatryoshkaLoss(encoder, inner, dims=(32, 8), weights=(1.0, 0.5))
-        encoder.module.zero_grad(set_to_none=True)
+        encoder.torch.pipeline.zero_grad(set_to_none=True)
         value = loss(columns)
         value.backward()
         results.append((value.item(), _grads(encoder)))
@@ -596,13 +597,13 @@ def test_in_batch_margin_training_lowers_the_loss(make_model):
     anchors = ["the cat sleeps", "a dog runs fast", "the red car", "music and movie", "the sun at day", "a big tree"]
     positives = ["cats sleep", "the dog is fast", "a red car", "a movie with music", "the day sun", "the big trees"]
     loss = InBatchMarginLoss(encoder, margin=0.5)
-    optimizer = torch.optim.AdamW(encoder.module.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(encoder.torch.pipeline.parameters(), lr=1e-3)
 
     def evaluate() -> float:
-        encoder.module.eval()
+        encoder.torch.pipeline.eval()
         with torch.no_grad():
             value = float(loss([anchors, positives]))
-        encoder.module.train()
+        encoder.torch.pipeline.train()
         return value
 
     before = evaluate()
@@ -636,24 +637,25 @@ def test_embed_merges_columns_of_similar_length_only(model, monkeypatch):
     """Columns share a forward pass when their longest texts are within MERGE_RATIO; a short query column is not
     padded to a long passage column's length. Either way each column gets its own rows, in order."""
     loss = MultipleNegativesRankingLoss(model)
-    monkeypatch.setattr(model.module, "training", False)  # no dropout: embeddings comparable across batchings
-    for sub in model.module.modules():
+    monkeypatch.setattr(model.torch.pipeline, "training", False)  # no dropout: embeddings comparable across batchings
+    for sub in model.torch.pipeline.modules():
         monkeypatch.setattr(sub, "training", False)
     calls: list[int] = []
-    embed = model.embed
+    torch_embed = model.torch.embed
 
-    def recording_embed(texts, *args, **kwargs):
-        calls.append(len(texts))
-        return embed(texts, *args, **kwargs)
+    def recording_embed(tokenized, *args, **kwargs):
+        calls.append(len(tokenized.ids))
+        return torch_embed(tokenized, *args, **kwargs)
 
-    monkeypatch.setattr(model, "embed", recording_embed)
+    monkeypatch.setattr(model.torch, "embed", recording_embed)
     short = ["the cat", "a dog", "birds"]
     similar = ["the big cat", "a dog", "red birds"]
     long = [" ".join(WORDS[i : i + 14]) for i in range(3)]
     out = loss.embed([short, long, similar])
     assert sorted(calls) == [3, 6]  # short + similar together, long alone
     for column, emb in zip([short, long, similar], out, strict=True):
-        np.testing.assert_allclose(emb.detach().numpy(), embed(column).detach().numpy(), atol=1e-5, rtol=0)
+        want = torch_embed(model.tokenize(column), model.tokenizer.pad_id)
+        np.testing.assert_allclose(emb.detach().numpy(), want.detach().numpy(), atol=1e-5, rtol=0)
     calls.clear()
     loss.embed([short, similar])
     assert calls == [6]

@@ -43,7 +43,7 @@ def test_export_writes_graphs_and_report(exported):
 def test_onnx_backend_matches_torch_including_truncation_and_dense(exported):
     model, out, _ = exported
     onnx_model = sentvec.load(str(out), backend="onnx")
-    assert onnx_model.info()["backend"] == "onnx"
+    assert onnx_model.info().backend.kind.value == "onnx"
     assert onnx_model.dimension == model.dimension == 16
     want, want_info = model.encode(TEXTS, return_info=True)
     got, got_info = onnx_model.encode(TEXTS, return_info=True)
@@ -68,7 +68,7 @@ def test_onnx_post_processing_is_shared(exported):
 def test_quantized_loads_int8_graph_and_stays_close(exported):
     model, out, _ = exported
     q = sentvec.load(str(out), quantized=True)
-    assert q.info()["graph"].endswith("model_qint8.onnx")
+    assert q.info().backend.graph.endswith("model_qint8.onnx")
     a, b = model.encode(TEXTS), q.encode(TEXTS)
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     assert cos.min() > 0.9

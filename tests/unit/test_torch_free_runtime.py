@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent(
     emb = model.encode(json.loads(sys.argv[2]))
     np.save(sys.argv[3], emb)
     heavy = [m for m in ("torch", "transformers") if m in sys.modules]
-    print(json.dumps({"backend": model.info()["backend"], "heavy": heavy}))
+    print(json.dumps({"backend": model.info().backend.kind.value, "heavy": heavy}))
     """
 )
 

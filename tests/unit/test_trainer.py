@@ -12,11 +12,11 @@ import torch
 
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
+from sentvec.training.args import TrainingArgs
+from sentvec.training.data import load_data
 from sentvec.training.losses.base import Loss
 from sentvec.training.losses.in_batch_margin import InBatchMarginLoss
 from sentvec.training.losses.scored_pairs import CoSENTLoss
-from sentvec.training.args import TrainingArgs
-from sentvec.training.data import load_data
 from sentvec.training.trainer import LAST_DIR, Trainer, TrainingError
 
 WORDS = ["cat", "dog", "bird", "fish", "lion", "tiger", "horse", "mouse", "snake", "frog"]
@@ -25,7 +25,7 @@ SCORED = [(f"the {a} sleeps", f"the {b} sleeps", 1.0 if a == b else 0.2) for a i
 
 
 def weights(model):
-    return {k: v.detach().clone() for k, v in model.module.state_dict().items()}
+    return {k: v.detach().clone() for k, v in model.torch.pipeline.state_dict().items()}
 
 
 def same_weights(a, b, atol=0.0):

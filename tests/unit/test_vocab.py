@@ -27,12 +27,12 @@ def test_unknown_characters_are_found_by_frequency(fresh):
 
 
 def test_extension_replaces_unk_and_grows_embeddings(fresh, tmp_path):
-    before_rows = fresh.module[0].auto_model.get_input_embeddings().weight.shape[0]
+    before_rows = fresh.torch.pipeline[0].auto_model.get_input_embeddings().weight.shape[0]
     assert unk_count(fresh, "猫在睡觉") == 4
     size = extend_vocabulary(fresh, ["猫", "在", "睡", "觉"])
     assert size == before_rows + 4 == fresh.tokenizer.vocab_size
     assert unk_count(fresh, "猫在睡觉") == 0
-    weight = fresh.module[0].auto_model.get_input_embeddings().weight.detach().numpy()
+    weight = fresh.torch.pipeline[0].auto_model.get_input_embeddings().weight.detach().numpy()
     np.testing.assert_allclose(weight[-4:], np.tile(weight[:before_rows].mean(0), (4, 1)), atol=1e-6)
     fresh.save(tmp_path / "ext")
     reloaded = sentvec.load(str(tmp_path / "ext"))
@@ -56,7 +56,7 @@ def test_aligned_init_uses_the_translation_embedding(fresh):
     sources = ["the cat", "a cat", "the dog", "a dog", "the bird"]
     targets = ["猫", "猫", "狗", "狗", "鸟"]
     rows = aligned_init(fresh, ["猫", "狗", "龙"], sources, targets, top=1)
-    weight = fresh.module[0].auto_model.get_input_embeddings().weight.detach().numpy()
+    weight = fresh.torch.pipeline[0].auto_model.get_input_embeddings().weight.detach().numpy()
     tok = fresh.tokenizer.backend
     np.testing.assert_allclose(rows[0], weight[tok.token_to_id("cat")], atol=1e-6)
     np.testing.assert_allclose(rows[1], weight[tok.token_to_id("dog")], atol=1e-6)

@@ -1,21 +1,11 @@
 """Data-parallel training under ``torchrun``: the process group, per-rank shards of each global batch, embeddings
 gathered from every rank with gradients, and gradient averaging.
 
-How a distributed step reproduces a one-process step on the same global batch:
-
-1. every rank draws the same global batch (same seed, same sampler) and embeds its contiguous slice of it;
-2. the losses gather the embeddings (and labels) of all ranks in rank order, which is the global batch in its
-   original order, and score the global batch exactly as one process would; so every in-batch negative of the
-   global batch is a negative on every rank, and every rank computes the same loss value;
-3. the gather's backward hands each rank the gradient of that global loss with respect to its own embeddings,
-   times the world size; averaging the parameter gradients across ranks (what DDP does) then gives exactly the
-   one-process gradient.
-
-Gradients are averaged with one bucketed ``all_reduce`` per optimizer step rather than by wrapping the model in
-``DistributedDataParallel``: GradCache losses run several forward/backward passes per step and gradient
-accumulation runs several more, which DDP's reducer would synchronize on every backward (or needs ``no_sync``
-juggling and ``find_unused_parameters``). The arithmetic is the same as DDP's: parameters broadcast from rank 0
-at the start, gradients summed and divided by the world size.
+Every rank draws the same global batch and embeds its contiguous slice; the losses gather all ranks' embeddings in
+rank order and score the global batch as one process would (every in-batch negative is a negative on every rank);
+the gather's backward hands each rank its share of the gradient, and averaging the parameter gradients across ranks
+gives the one-process gradient. Gradients are averaged with one bucketed ``all_reduce`` per optimizer step instead of
+``DistributedDataParallel``, whose reducer would synchronize on every backward of GradCache and accumulation steps.
 """
 
 from __future__ import annotations
@@ -23,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -97,11 +87,14 @@ def teardown(ranks: Ranks) -> None:
         dist.destroy_process_group()
 
 
-def gather_objects(obj: Any, ranks: Ranks) -> list[Any] | None:
+def gather_objects(obj: T, ranks: Ranks) -> list[T] | None:
     """Every rank's ``obj`` on rank 0, in rank order (None on the other ranks; ``[obj]`` for one process)."""
     if not ranks.distributed:
         return [obj]
-    out: list[Any] | None = [None] * ranks.world_size if ranks.is_main else None
+    if not ranks.is_main:
+        dist.gather_object(obj, None, dst=0)
+        return None
+    out = [obj] * ranks.world_size  # placeholders: gather_object fills in every rank's object in rank order
     dist.gather_object(obj, out, dst=0)
     return out
 
@@ -140,16 +133,23 @@ def _own_rows(tensor: torch.Tensor, rank: int, sizes: list[int]) -> torch.Tensor
     return tensor[start : start + sizes[rank]] * len(sizes)
 
 
+class _GatherContext(Protocol):
+    """The autograd context of :class:`_GatherWithGrad`: what its backward needs to pick this rank's rows."""
+
+    rank: int
+    sizes: list[int]
+
+
 class _GatherWithGrad(torch.autograd.Function):
     """All ranks' rows in rank order; backward returns :func:`_own_rows` of the gradient."""
 
     @staticmethod
-    def forward(ctx: Any, tensor: torch.Tensor, rank: int, sizes: list[int]) -> torch.Tensor:
+    def forward(ctx: _GatherContext, tensor: torch.Tensor, rank: int, sizes: list[int]) -> torch.Tensor:
         ctx.rank, ctx.sizes = rank, sizes
         return _all_gather_rows(tensor, sizes)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx: _GatherContext, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         return _own_rows(grad, ctx.rank, ctx.sizes), None, None
 
 

@@ -1,19 +1,10 @@
 """Corpus encoding on Ray Data: read JSONL/Parquet/CSV (local or any fsspec/pyarrow URL), embed on a pool of actors
-(one loaded model each), write Parquet files with ``id`` and ``embedding`` columns.
+(one loaded model each), write Parquet files with ``id`` and ``embedding`` columns (a plain
+``fixed_size_list<float32>[D]``, or int8/uint8 codes, that any Parquet reader takes as vectors).
 
-Choices made for small machines as much as for clusters:
-
-- CPUs are handed out as fractions, computed from the cluster: read and write tasks take ``IO_CPUS`` each, one
-  CPU stays free for Ray Data's own tasks, and the actors share the rest. With Ray's defaults (1 CPU per actor
-  and per read/write task) a 2-core machine with 2 actors has no CPU left for the read tasks, and the job waits
-  forever without a word.
-- The actors return Arrow tables whose ``embedding`` column is a plain ``fixed_size_list<float32>[D]`` (int8 or
-  uint8 codes for quantized output), so any Parquet reader gets vectors, not Ray's tensor extension type.
-- Actors are restarted when they die and their batches retried (Ray Data's actor pool defaults); output is
-  written only from finished batches, so a lost actor neither loses nor duplicates rows.
-- Progress (rows done, rows/s) and the truncation report (tokens, rows cut at ``max_seq_length``) go from the
-  actors to a small counter actor; the driver shows the first and reports the second once, at the end, instead
-  of each actor logging a warning per batch into the driver's stderr.
+:func:`encode_dataset` returns an :class:`EncodeReport` and leaves the calling process as it found it: no change to
+Ray's global ``DataContext`` or to logger levels, no printing besides the progress bar it is asked for. What to print
+and how loud Ray may be is the caller's choice (the CLI's ``--engine ray`` branch makes it).
 """
 
 from __future__ import annotations
@@ -25,13 +16,21 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentvec._extras import require
+from sentvec.backends.base import BackendKind
+from sentvec.enums import parse_enum
 from sentvec.errors import SentvecError
 from sentvec.jsonl import field_names
+from sentvec.quantization import Precision
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from ray.actor import ActorHandle
+    from ray.data import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class EncodeReport:
     tokens: int = 0  # tokens fed to the model (after truncation)
     truncated: int = 0  # rows longer than max_seq_length, embedded from their first max_seq_length tokens
     max_seq_length: int = 0
-    first_truncated_id: Any = None  # the id of one truncated row (the first of the first batch that had one)
+    first_truncated_id: object = None  # the id of one truncated row (the first of the first batch that had one)
 
     @property
     def rows_per_second(self) -> float:
@@ -74,83 +73,129 @@ class EncodeReport:
         return self.rows / busy if busy > 0 else 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class ActorSettings:
+    """What every embedding actor is given: the model to load, where it runs, and how to embed a batch."""
+
+    model: str  # a model name or a folder every node can read
+    backend: BackendKind
+    quantized: bool
+    device: str  # "cuda" with GPUs per actor, else "cpu"
+    threads: int  # intra-op threads of the model in each actor
+    field: str
+    id_field: str
+    encode_batch_size: int
+    normalize: bool
+    precision: Precision
+    quantization_ranges: tuple[tuple[float, ...], ...] | None  # shape (2, D) for int8/uint8 output
+
+    def ranges(self) -> np.ndarray | None:
+        """``quantization_ranges`` as the float32 array ``encode`` takes."""
+        return None if self.quantization_ranges is None else np.asarray(self.quantization_ranges, dtype=np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchCount:
+    """What an actor reports of one batch it embedded."""
+
+    rows: int
+    tokens: int  # fed to the model, after truncation
+    truncated: int  # rows cut at max_seq_length
+    first_truncated_id: object  # the id of the batch's first truncated row (None when none was)
+    max_seq_length: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """The job's totals so far (a retried batch counted once, with its last try)."""
+
+    rows: int = 0
+    tokens: int = 0
+    truncated: int = 0
+    first_truncated_id: object = None
+    max_seq_length: int = 0
+
+
 class _Counter:
-    """What the actors report of each batch they embedded, keyed by the batch's first id and size, so that a
-    retried batch replaces its first try: rows (for progress; the final total is read from the written files),
-    tokens, truncated rows and one truncated row's id."""
+    """The counter actor: the actors report each batch they embedded, keyed by the batch's first id and size, so
+    that a retried batch replaces its first try. The driver reads progress (rows; the final total is read from
+    the written files) and, at the end, the truncation totals, instead of each actor logging per batch."""
 
     def __init__(self) -> None:
-        self.batches: dict[tuple[str, int], tuple[int, int, int, Any]] = {}
-        self.max_seq_length = 0
+        self.batches: dict[tuple[str, int], BatchCount] = {}
 
-    def add(self, key: tuple[str, int], tokens: int, truncated: int, first: Any, max_seq_length: int) -> None:
-        self.batches[key] = (key[1], tokens, truncated, first)
-        self.max_seq_length = max_seq_length
+    def add(self, key: tuple[str, int], count: BatchCount) -> None:
+        self.batches[key] = count
 
-    def value(self) -> int:
-        return sum(rows for rows, _, _, _ in self.batches.values())
+    def rows(self) -> int:
+        return sum(c.rows for c in self.batches.values())
 
-    def truncation(self) -> tuple[int, int, Any, int]:
-        """Tokens, truncated rows, one truncated row's id, max_seq_length."""
-        firsts = [first for _, _, n, first in self.batches.values() if n]
-        return (
-            sum(t for _, t, _, _ in self.batches.values()),
-            sum(n for _, _, n, _ in self.batches.values()),
-            firsts[0] if firsts else None,
-            self.max_seq_length,
+    def totals(self) -> Counts:
+        counts = list(self.batches.values())
+        firsts = [c.first_truncated_id for c in counts if c.truncated]
+        return Counts(
+            rows=sum(c.rows for c in counts),
+            tokens=sum(c.tokens for c in counts),
+            truncated=sum(c.truncated for c in counts),
+            first_truncated_id=firsts[0] if firsts else None,
+            max_seq_length=max((c.max_seq_length for c in counts), default=0),
         )
+
+
+def _quiet_actor_process(settings: ActorSettings) -> None:
+    """Settings of the actor's own worker process (Ray starts it for this actor alone; no caller's state): the
+    driver reports truncation once for the whole job (see :class:`_Counter`), and a warning or a download progress
+    bar from every actor would reach the driver's stderr at random moments, prefixed by Ray."""
+    logging.getLogger("sentvec.encoder").setLevel(logging.ERROR)
+    if settings.backend is not BackendKind.ONNX:
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # a torch-free actor runs the ONNX graph
+            pass
 
 
 class _Embedder:
     """The actor: one model, loaded once; ``__call__`` turns an Arrow batch into ``id`` + ``embedding``."""
 
-    def __init__(self, settings: dict[str, Any], counter: Any) -> None:
+    def __init__(self, settings: ActorSettings, counter: ActorHandle[_Counter]) -> None:
         import sentvec
 
         self.settings = settings
         self.counter = counter
-        # the driver reports truncation once for the whole job (see _Counter); a warning per batch from every
-        # actor would reach the driver's stderr at random moments, prefixed by Ray
-        logging.getLogger("sentvec.encoder").setLevel(logging.ERROR)
-        if settings["backend"] != "onnx":  # one progress bar per actor start would flood the driver's log
-            try:
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()
-            except ImportError:  # a torch-free actor runs the ONNX graph
-                pass
+        _quiet_actor_process(settings)
         self.model = sentvec.load(
-            settings["model"],
-            backend=settings["backend"],
-            quantized=settings["quantized"],
-            device=settings["device"],
-            threads=settings["threads"],
+            settings.model,
+            backend=settings.backend,
+            quantized=settings.quantized,
+            device=settings.device,
+            threads=settings.threads,
         )
-        if settings["backend"] != "onnx" and settings["device"] == "cpu":
+        if self.model.backend.kind is BackendKind.TORCH and settings.device == "cpu":
             import torch
 
-            torch.set_num_threads(settings["threads"])
-        ranges = settings.get("quantization_ranges")
-        self.ranges = np.asarray(ranges, dtype=np.float32) if ranges is not None else None
+            torch.set_num_threads(settings.threads)  # the actor's own process, as for onnxruntime's threads=
+        self.ranges = settings.ranges()
 
-    def __call__(self, batch: Any) -> Any:
+    def __call__(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
 
         s = self.settings
-        for name in (s["id_field"], s["field"]):
+        for name in (s.id_field, s.field):
             if name not in batch.column_names:
                 raise ValueError(f"no field {name!r} in the input rows; they have {batch.column_names}")
-        ids = batch.column(s["id_field"])
-        texts = batch.column(s["field"]).to_pylist()
+        ids = batch.column(s.id_field)
+        texts = batch.column(s.field).to_pylist()
         missing = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if missing:
             bad = ids[missing[0]].as_py()
-            raise ValueError(f"row {s['id_field']}={bad!r}: field {s['field']!r} is {texts[missing[0]]!r}, not a text")
+            raise ValueError(f"row {s.id_field}={bad!r}: field {s.field!r} is {texts[missing[0]]!r}, not a text")
         emb, info = self.model.encode(
             texts,
-            batch_size=s["encode_batch_size"],
-            normalize_embeddings=s["normalize"],
-            precision=s["precision"],
+            batch_size=s.encode_batch_size,
+            normalize_embeddings=s.normalize,
+            precision=s.precision,
             quantization_ranges=self.ranges,
             show_progress_bar=False,
             return_info=True,
@@ -161,13 +206,14 @@ class _Embedder:
         )
         if len(texts):
             cut = info.truncated_indices
-            self.counter.add.remote(
-                (repr(ids[0].as_py()), len(texts)),
-                info.total_tokens,
-                len(cut),
-                ids[cut[0]].as_py() if cut else None,
-                info.max_seq_length,
+            count = BatchCount(
+                rows=len(texts),
+                tokens=info.total_tokens,
+                truncated=len(cut),
+                first_truncated_id=ids[cut[0]].as_py() if cut else None,
+                max_seq_length=info.max_seq_length,
             )
+            self.counter.add.remote((repr(ids[0].as_py()), len(texts)), count)
         return table
 
 
@@ -184,10 +230,10 @@ def encode_dataset(
     gpus_per_actor: float = 0.0,
     batch_size: int = 1024,
     encode_batch_size: int = 64,
-    backend: str = "auto",
+    backend: BackendKind | str = BackendKind.AUTO,
     quantized: bool = False,
     normalize: bool = False,
-    precision: str = "float32",
+    precision: Precision | str = Precision.FLOAT32,
     quantization_ranges: np.ndarray | None = None,
     address: str | None = None,
     show_progress: bool = True,
@@ -205,32 +251,51 @@ def encode_dataset(
             ``gpus_per_actor``). ``cpus_per_actor``: default shares the cluster's CPUs, less ``IO_CPUS`` for
             each read/write task, among the actors. ``gpus_per_actor > 0`` runs the model on CUDA.
         batch_size: rows per Ray batch (one actor call; large enough that length sorting inside it pays and Ray's
-            per-call cost fades: 1024 ran 1.2x faster than 256 here); ``encode_batch_size``: texts per forward pass.
+            per-call cost fades); ``encode_batch_size``: texts per forward pass.
         backend, quantized: as in :func:`sentvec.load` (``backend="onnx"`` needs an exported folder).
         normalize, precision, quantization_ranges: as in :meth:`SentenceEncoder.encode`; int8/uint8 output
             uses ``quantization_ranges`` (shape (2, D)) or [-1, 1] for normalized vectors, never per-batch ranges.
         address: ``"auto"`` or ``"ray://host:port"`` joins an existing cluster; None starts a local Ray
             instance and stops it at the end. A process already connected to Ray is reused as it is.
+        show_progress: a progress bar (rows done, rows/s) on stderr while the job runs.
 
     Returns:
-        An :class:`EncodeReport` with the rows written (read back from the files' metadata) and the throughput.
+        An :class:`EncodeReport` with the rows written (read back from the files' metadata), the throughput and the
+        truncation totals (also logged once as a warning when rows were truncated).
     """
     if batch_size < 1 or encode_batch_size < 1:
         raise ValueError(f"batch_size and encode_batch_size must be >= 1, got {batch_size}, {encode_batch_size}")
     if actors is not None and actors < 1:
         raise ValueError(f"actors must be >= 1, got {actors}")
+    backend_kind = parse_enum(BackendKind, backend, "backend")
+    precision = Precision.parse(precision)
     paths = _paths(input)
     local_files = [f for p in paths if "://" not in p for f in _files(Path(p))]
     fmt = _format(paths, local_files, format)
     _check_fields(local_files, fmt, (id_field, field))
-    ray = require("ray", "Encoding on Ray")
+    require("ray", "Encoding on Ray")
     require("pyarrow", "Writing Parquet embeddings")
+    import ray
+
+    ranges = None if quantization_ranges is None else np.asarray(quantization_ranges, dtype=np.float64)
+    settings = ActorSettings(
+        model=str(model),
+        backend=backend_kind,
+        quantized=quantized,
+        device="cuda" if gpus_per_actor > 0 else "cpu",
+        threads=1,  # set from the cluster's CPUs once Ray runs
+        field=field,
+        id_field=id_field,
+        encode_batch_size=encode_batch_size,
+        normalize=normalize,
+        precision=precision,
+        quantization_ranges=None if ranges is None else tuple(tuple(float(v) for v in row) for row in ranges),
+    )
     started_here = not ray.is_initialized()
     if started_here:
-        _init_ray(ray, address)
+        _init_ray(address)
     try:
         return _run(
-            ray,
             paths=paths,
             fmt=fmt,
             output=str(output),
@@ -238,18 +303,7 @@ def encode_dataset(
             cpus_per_actor=cpus_per_actor,
             gpus_per_actor=gpus_per_actor,
             batch_size=batch_size,
-            settings={
-                "model": str(model),
-                "backend": backend,
-                "quantized": quantized,
-                "device": "cuda" if gpus_per_actor > 0 else "cpu",
-                "field": field,
-                "id_field": id_field,
-                "encode_batch_size": encode_batch_size,
-                "normalize": normalize,
-                "precision": precision,
-                "quantization_ranges": None if quantization_ranges is None else np.asarray(quantization_ranges),
-            },
+            settings=settings,
             show_progress=show_progress,
         )
     finally:
@@ -286,7 +340,10 @@ def _format(paths: list[str], local_files: list[Path], given: str | None) -> str
     return found.pop()
 
 
-def _init_ray(ray: Any, address: str | None) -> None:
+def _init_ray(address: str | None) -> None:
+    """Start (or join) Ray for this job; the workers' environment keeps their progress bars and chatter off."""
+    import ray
+
     env = {"env_vars": {"TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}}
     if address is None:
         ray.init(include_dashboard=False, logging_level=logging.WARNING, runtime_env=env)
@@ -342,18 +399,27 @@ def _plan_cpus(
     return actors, round(float(cpus_per_actor), 3), threads
 
 
-def _read(ray: Any, paths: list[str], fmt: str) -> Any:
+def _read(paths: list[str], fmt: str) -> Dataset:
     """A dataset over the inputs. No other operator is added between read and embed: each Ray Data operator
-    without explicit CPUs asks for a whole one (``select_columns`` would), which the actors may not leave."""
+    without explicit CPUs asks for a whole one (``select_columns`` would), which the actors may not leave.
+
+    Ray Data's own progress bars are turned off in this dataset's context (a copy made for it, not the global
+    one): the job's progress bar counts rows, Ray's would print one per operator."""
+    import ray.data
+    from ray.data import DataContext
+
     if fmt == "jsonl":
-        return ray.data.read_json(paths, num_cpus=IO_CPUS)
-    if fmt == "parquet":
-        return ray.data.read_parquet(paths, num_cpus=IO_CPUS)
-    return ray.data.read_csv(paths, num_cpus=IO_CPUS)
+        ds = ray.data.read_json(paths, num_cpus=IO_CPUS)
+    elif fmt == "parquet":
+        ds = ray.data.read_parquet(paths, num_cpus=IO_CPUS)
+    else:
+        ds = ray.data.read_csv(paths, num_cpus=IO_CPUS)
+    if ds.context is not DataContext.get_current():  # never the global context, should a Ray version share it
+        ds.context.enable_progress_bars = False
+    return ds
 
 
 def _run(
-    ray: Any,
     *,
     paths: list[str],
     fmt: str,
@@ -362,19 +428,18 @@ def _run(
     cpus_per_actor: float | None,
     gpus_per_actor: float,
     batch_size: int,
-    settings: dict[str, Any],
+    settings: ActorSettings,
     show_progress: bool,
 ) -> EncodeReport:
-    from ray.data import ActorPoolStrategy, DataContext
+    import ray
+    from ray.data import ActorPoolStrategy, SaveMode
 
-    DataContext.get_current().enable_progress_bars = False  # ours counts rows; Ray's would print per operator
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    logging.getLogger("ray.data.exceptions").setLevel(logging.CRITICAL)  # the error is raised to the caller
     total_cpus = float(ray.cluster_resources().get("CPU", 1))
-    n_actors, cpus, settings["threads"] = _plan_cpus(total_cpus, actors, cpus_per_actor, gpus_per_actor)
+    n_actors, cpus, threads = _plan_cpus(total_cpus, actors, cpus_per_actor, gpus_per_actor)
+    settings = dataclasses.replace(settings, threads=threads)
     start = time.perf_counter()
-    ds = _read(ray, paths, fmt)
-    counter = ray.remote(num_cpus=0)(_Counter).remote()
+    ds = _read(paths, fmt)
+    counter = _start_counter()
     embedded = ds.map_batches(
         _Embedder,
         fn_constructor_args=(settings, counter),
@@ -388,60 +453,64 @@ def _run(
 
     def write() -> None:
         try:
-            embedded.write_parquet(output, ray_remote_args={"num_cpus": IO_CPUS}, mode="overwrite")
+            embedded.write_parquet(output, ray_remote_args={"num_cpus": IO_CPUS}, mode=SaveMode.OVERWRITE)
         except BaseException as e:  # handed to the main thread
             error.append(e)
 
     worker = threading.Thread(target=write, name="sentvec-ray-write", daemon=True)
     worker.start()
-    first_rows_at = _show_progress(ray, worker, counter, show_progress)
+    first_rows_at = _show_progress(worker, counter, show_progress)
     worker.join()
     if error:
         raise DistributedEncodeError(f"Ray encoding failed: {_root_cause(error[0])}") from error[0]
     seconds = time.perf_counter() - start
     rows, files, dimension = _written(output)
     startup = (first_rows_at - start) if first_rows_at is not None else seconds
-    tokens, truncated, first_truncated, max_len = ray.get(counter.truncation.remote())
+    counts: Counts = ray.get(counter.totals.remote())
     report = EncodeReport(
         rows,
         seconds,
         output,
         files,
         dimension,
-        settings["precision"],
+        settings.precision.value,
         n_actors,
         cpus,
         startup,
-        tokens=tokens,
-        truncated=truncated,
-        max_seq_length=max_len,
-        first_truncated_id=first_truncated,
+        tokens=counts.tokens,
+        truncated=counts.truncated,
+        max_seq_length=counts.max_seq_length,
+        first_truncated_id=counts.first_truncated_id,
     )
     _write_meta(output, report, settings)
-    if truncated:
+    if counts.truncated:
         logger.warning(
             "%d of %d rows exceed max_seq_length=%d tokens and were embedded from their first %d (one of them: %s=%r)",
-            truncated,
+            counts.truncated,
             rows,
-            max_len,
-            max_len,
-            settings["id_field"],
-            first_truncated,
-        )
-    if show_progress:
-        import sys
-
-        print(
-            f"encoded {rows} rows in {seconds:.1f} s ({report.rows_per_second:.1f} rows/s; "
-            f"{report.steady_rows_per_second:.1f} rows/s after {startup:.1f} s of start-up) with {n_actors} "
-            f"actor(s) x {cpus:g} CPU; {files} Parquet file(s) in {output}",
-            file=sys.stderr,
+            counts.max_seq_length,
+            counts.max_seq_length,
+            settings.id_field,
+            counts.first_truncated_id,
         )
     return report
 
 
-def _show_progress(ray: Any, worker: threading.Thread, counter: Any, enabled: bool) -> float | None:
-    """Rows done and rows/s while the job runs (on stderr); returns when the first rows were done."""
+def _start_counter() -> ActorHandle[_Counter]:
+    """The counter actor (it takes no CPU: it must never wait for the embedding actors to leave one)."""
+    import ray
+    from ray.actor import ActorHandle
+
+    handle = ray.remote(num_cpus=0)(_Counter).remote()
+    if not isinstance(handle, ActorHandle):  # Ray's type for it also allows the class itself
+        raise TypeError(f"Ray returned {type(handle).__name__} for an actor")
+    return handle
+
+
+def _show_progress(worker: threading.Thread, counter: ActorHandle[_Counter], enabled: bool) -> float | None:
+    """Rows done and rows/s while the job runs (on stderr, when ``enabled``); returns when the first rows were
+    done."""
+    import ray
     from tqdm.auto import tqdm
 
     first: float | None = None
@@ -449,7 +518,7 @@ def _show_progress(ray: Any, worker: threading.Thread, counter: Any, enabled: bo
         while worker.is_alive():
             worker.join(timeout=0.25)
             try:
-                done = ray.get(counter.value.remote(), timeout=5)
+                done = ray.get(counter.rows.remote(), timeout=5)
             except Exception:  # the counter is best effort; the final total is read from the files
                 continue
             if done and first is None:
@@ -470,29 +539,31 @@ def _root_cause(error: BaseException) -> str:
 
 def _written(output: str) -> tuple[int, int, int]:
     """Rows, files and vector width of the Parquet files in ``output`` (from their metadata alone)."""
+    import pyarrow as pa
     import pyarrow.dataset as pads
 
     dataset = pads.dataset(output, format="parquet")
     rows = sum(fragment.metadata.num_rows for fragment in dataset.get_fragments())
     field = dataset.schema.field("embedding")
-    return rows, len(dataset.files), int(getattr(field.type, "list_size", 0))
+    width = field.type.list_size if pa.types.is_fixed_size_list(field.type) else 0
+    return rows, len(dataset.files), int(width)
 
 
-def _write_meta(output: str, report: EncodeReport, settings: dict[str, Any]) -> None:
-    meta = {
-        "model": settings["model"],
+def _write_meta(output: str, report: EncodeReport, settings: ActorSettings) -> None:
+    meta: dict[str, object] = {
+        "model": settings.model,
         "dimension": report.dimension,
         "precision": report.precision,
-        "normalized": settings["normalize"],
+        "normalized": settings.normalize,
         "rows": report.rows,
         "tokens": report.tokens,
         "truncated": report.truncated,
         "max_seq_length": report.max_seq_length,
-        "id_field": settings["id_field"],
-        "text_field": settings["field"],
+        "id_field": settings.id_field,
+        "text_field": settings.field,
     }
-    if settings["quantization_ranges"] is not None:
-        meta["quantization_ranges"] = np.asarray(settings["quantization_ranges"]).tolist()
+    if settings.quantization_ranges is not None:
+        meta["quantization_ranges"] = [list(row) for row in settings.quantization_ranges]
     from pyarrow import fs
 
     filesystem, folder = fs.FileSystem.from_uri(output if "://" in output else str(Path(output).resolve()))

@@ -8,16 +8,23 @@ import logging
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from sentvec.backends.base import OutputValue
 from sentvec.backends.onnx import OnnxBackend
-from sentvec.batching import length_sorted_batches
+from sentvec.batching import TokenBatch, length_sorted_batches
 from sentvec.errors import SentvecError
 from sentvec.formats import ONNX_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE
 from sentvec.similarity import pairwise_cosine
+
+if TYPE_CHECKING:
+    import torch
+
+    from sentvec.backends.torch import TorchBackend
+    from sentvec.encoder import SentenceEncoder
+    from sentvec.evaluation.sts import SimilarityEvaluator
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +63,7 @@ class ExportReport:
     calibration_texts: int
     checks: tuple[GraphCheck, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""
         return dataclasses.asdict(self)
 
@@ -69,7 +76,7 @@ def default_calibration_texts(n: int = 512, max_words: int = 400, seed: int = 0)
     return [" ".join(rng.choice(words) for _ in range(k)) for k in lengths]
 
 
-def _graph_module(pipeline: Any) -> Any:
+def _graph_module(pipeline: torch.nn.Sequential) -> torch.nn.Module:
     """The torch module that is traced: token tensors (and an optional pooling mask) in, both outputs out."""
     import torch
 
@@ -78,7 +85,13 @@ def _graph_module(pipeline: Any) -> Any:
             super().__init__()
             self.pipeline = pipeline
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, *rest: Any) -> Any:
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+            *rest: torch.Tensor,
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             feats = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
             if rest:
                 feats["pooling_mask"] = rest[0]
@@ -88,10 +101,9 @@ def _graph_module(pipeline: Any) -> Any:
     return Wrapper().eval()
 
 
-def _export_fp32(model: Any, path: Path, opset: int) -> None:
+def _export_fp32(model: SentenceEncoder, backend: TorchBackend, path: Path, opset: int) -> None:
     import torch
 
-    backend = model.backend
     from sentvec.modules import Pooling
 
     with_pooling_mask = any(isinstance(m, Pooling) and not m.config.include_prompt for m in backend.modules)
@@ -132,20 +144,22 @@ class _Reference:
     """The torch side of every check, computed once for all graphs: the padded calibration batches, the torch
     vectors of each, and the torch model's STS Spearman."""
 
-    batches: list[tuple[Any, np.ndarray]]
+    batches: list[tuple[TokenBatch, np.ndarray]]
     sts_spearman: float | None
 
     @classmethod
-    def of(cls, model: Any, texts: Sequence[str], sts: Any | None) -> _Reference:
+    def of(
+        cls, model: SentenceEncoder, backend: TorchBackend, texts: Sequence[str], sts: SimilarityEvaluator | None
+    ) -> _Reference:
         tokenized = model.tokenizer.tokenize(list(texts))
         batches = [
-            (batch, model.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING).cpu().numpy())
+            (batch, backend.forward(batch, OutputValue.SENTENCE_EMBEDDING).cpu().numpy())
             for batch in length_sorted_batches(tokenized, 32, model.tokenizer.pad_id)
         ]
         return cls(batches, round(sts(model).primary_value, 4) if sts is not None else None)
 
 
-def _check(model: Any, graph: Path, reference: _Reference, sts: Any | None) -> GraphCheck:
+def _check(model: SentenceEncoder, graph: Path, reference: _Reference, sts: SimilarityEvaluator | None) -> GraphCheck:
     onnx_backend = OnnxBackend(graph)
     diffs, cosines = [], []
     for batch, ref in reference.batches:
@@ -169,10 +183,10 @@ def _check(model: Any, graph: Path, reference: _Reference, sts: Any | None) -> G
 
 
 def export_onnx(
-    model: Any,
+    model: SentenceEncoder,
     output: str | Path | None = None,
     *,
-    quantize: str | None = None,
+    quantize: Literal["int8"] | None = None,
     calibration_texts: Sequence[str] | None = None,
     sts_file: str | Path | None = None,
     opset: int = 17,
@@ -185,8 +199,10 @@ def export_onnx(
     texts (default: :func:`default_calibration_texts`); an fp32 graph whose max abs difference exceeds 1e-4
     raises :class:`ExportError`. With ``sts_file`` the STS Spearman of each graph is reported too.
     """
-    if model.backend.name != "torch":
-        raise ValueError("export needs a torch-backed model: sentvec.load(..., backend='torch')")
+    try:
+        backend = model.torch  # the pipeline that is traced, and the reference every graph is checked against
+    except TypeError as e:
+        raise ValueError("export needs a torch-backed model: sentvec.load(..., backend='torch')") from e
     if quantize not in (None, "int8"):
         raise ValueError(f"unknown quantization {quantize!r}; valid: int8")
     folder = Path(output) if output is not None else model.source
@@ -201,8 +217,8 @@ def export_onnx(
 
         sts = SimilarityEvaluator.from_file(sts_file)
     fp32 = folder / ONNX_DIR / ONNX_FP32_FILE
-    _export_fp32(model, fp32, opset)
-    reference = _Reference.of(model, texts, sts)
+    _export_fp32(model, backend, fp32, opset)
+    reference = _Reference.of(model, backend, texts, sts)
     checks = [_check(model, fp32, reference, sts)]
     if checks[0].max_abs_diff > FP32_TOLERANCE:
         raise ExportError(

@@ -1,6 +1,8 @@
-"""Fine-tuning: data, samplers, the trainer. Needs the ``[torch]`` extra.
+"""Fine-tuning: arguments, data, samplers, losses, the trainer, vocabulary extension. The losses and the trainer
+need the ``[torch]`` extra.
 
-Names load lazily so that ``sentvec.training.losses`` can import ``sentvec.training.data`` without the trainer.
+Names load lazily: ``args``, ``data`` and ``samplers`` are torch-free, and importing one of them (the CLI builds its
+parser from their enums) runs this file first, which must not import the trainer.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from sentvec._lazy import lazy_getattr
 _LAZY = {
     "Trainer": "sentvec.training.trainer",
     "TrainingArgs": "sentvec.training.args",
+    "MultiDatasetOrder": "sentvec.training.args",
+    "Schedule": "sentvec.training.args",
     "TrainResult": "sentvec.training.trainer",
     "TrainingError": "sentvec.training.trainer",
     "load_data": "sentvec.training.data",

@@ -1,10 +1,12 @@
-"""Training arguments: one frozen dataclass."""
+"""Training arguments: one frozen dataclass, and the enums of its options. Torch-free: the CLI builds its
+``choices`` from these enums."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+
+from sentvec.enums import parse_enum
 
 
 class Schedule(str, enum.Enum):
@@ -13,6 +15,13 @@ class Schedule(str, enum.Enum):
     LINEAR = "linear"
     COSINE = "cosine"
     CONSTANT = "constant"
+
+
+class MultiDatasetOrder(str, enum.Enum):
+    """How steps are shared between several datasets."""
+
+    ROUND_ROBIN = "round_robin"  # one batch of each in turn, until the smallest runs out
+    PROPORTIONAL = "proportional"  # datasets drawn at random, weighted by their number of batches
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +48,7 @@ class TrainingArgs:
     save_steps: int | None = None
     logging_steps: int = 10
     no_duplicates: bool | None = None
-    multi_dataset_order: str = "round_robin"
+    multi_dataset_order: MultiDatasetOrder = MultiDatasetOrder.ROUND_ROBIN
     shuffle_buffer: int = 10_000
     show_progress_bar: bool = True
     plot: bool = True
@@ -56,10 +65,14 @@ class TrainingArgs:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid training arguments: {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}")
-        object.__setattr__(self, "schedule", Schedule(self.schedule))
+        # a string from a config file or the command line becomes its enum member (an unknown one: ValueError)
+        object.__setattr__(self, "schedule", parse_enum(Schedule, self.schedule, "schedule"))
+        order = parse_enum(MultiDatasetOrder, self.multi_dataset_order, "multi_dataset_order")
+        object.__setattr__(self, "multi_dataset_order", order)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready form (saved with checkpoints)."""
-        data = dataclasses.asdict(self)
+        data: dict[str, object] = dataclasses.asdict(self)
         data["schedule"] = self.schedule.value
+        data["multi_dataset_order"] = self.multi_dataset_order.value
         return data

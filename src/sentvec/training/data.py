@@ -11,14 +11,22 @@ import csv
 import dataclasses
 import enum
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, SupportsFloat, SupportsIndex, TypeGuard, Union
 
 from sentvec.errors import DataFormatError
 from sentvec.jsonl import iter_objects
 
+if TYPE_CHECKING:
+    import datasets
+    import pandas
+
 Column = str | int
+# a validated label: a class id, a binary label or a score, or a teacher embedding
+Label = int | float | list[float]
+# what load_data reads from
+Source = Union[str, Path, Sequence[object], "pandas.DataFrame", "datasets.Dataset"]
 
 
 class LabelKind(str, enum.Enum):
@@ -36,7 +44,7 @@ class Example:
     """One training row: the texts of its columns and an optional label."""
 
     texts: tuple[str, ...]
-    label: Any = None
+    label: Label | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +66,7 @@ class DataSpec:
 class TrainingData(Iterable[Example]):
     """A re-iterable, validated stream of examples. ``len()`` counts rows (one cheap pass for files)."""
 
-    def __init__(self, rows: Callable[[], Iterator[tuple[int, Any]]], spec: DataSpec, source: str) -> None:
+    def __init__(self, rows: Callable[[], Iterator[tuple[int, object]]], spec: DataSpec, source: str) -> None:
         self._rows = rows
         self.spec = spec
         self.source = source
@@ -78,8 +86,34 @@ class TrainingData(Iterable[Example]):
         """Number of text columns."""
         return len(self.spec.columns)
 
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The text columns and then the label column, as names (positions of headerless files as digits)."""
+        label = () if self.spec.label is None else (self.spec.label,)
+        return tuple(str(c) for c in (*self.spec.columns, *label))
 
-class InMemoryData(TrainingData):
+    def is_empty(self) -> bool:
+        """True when there is no row at all (reads at most the first row of a file)."""
+        if self._length is not None:
+            return self._length == 0
+        rows = self._rows()
+        try:
+            return next(rows, None) is None
+        finally:
+            close = getattr(rows, "close", None)
+            if callable(close):
+                close()
+
+
+class IndexedData(TrainingData):
+    """Data with random access by position (:meth:`example`): shuffled in full, without a shuffle buffer."""
+
+    def example(self, index: int) -> Example:
+        """The validated example at 0-based ``index``."""
+        raise NotImplementedError
+
+
+class InMemoryData(IndexedData):
     """Examples held in a list (what shuffling a small dataset in full needs)."""
 
     def __init__(self, examples: list[Example], spec: DataSpec, source: str) -> None:
@@ -92,9 +126,29 @@ class InMemoryData(TrainingData):
     def __len__(self) -> int:
         return len(self.examples)
 
+    def example(self, index: int) -> Example:
+        """The example at 0-based ``index``."""
+        return self.examples[index]
+
+
+class DatasetData(IndexedData):
+    """A Hugging Face ``datasets.Dataset`` read in place (Arrow, memory-mapped): rows are validated as they are
+    read, by position for a shuffled epoch."""
+
+    def __init__(self, dataset: datasets.Dataset, spec: DataSpec, source: str) -> None:
+        super().__init__(lambda: iter(enumerate(dataset, start=1)), spec, source)
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def example(self, index: int) -> Example:
+        """The example at 0-based ``index`` (row ``index + 1`` in errors)."""
+        return _example(self.dataset[index], index + 1, self.spec, self.source)
+
 
 def load_data(
-    source: Any,
+    source: Source,
     *,
     columns: Sequence[Column],
     label: Column | None = None,
@@ -112,17 +166,80 @@ def load_data(
     spec = DataSpec(tuple(columns), label, kind, score_range)
     if isinstance(source, str | Path):
         return _file_data(Path(source), spec)
-    if hasattr(source, "iterrows") and hasattr(source, "columns"):  # pandas.DataFrame
+    if _is_dataframe(source):
         records = source.to_dict("records")
         return TrainingData(lambda: iter(enumerate(records, start=1)), spec, "DataFrame")
-    if hasattr(source, "column_names") and hasattr(source, "features"):  # datasets.Dataset
-        return TrainingData(lambda: iter(enumerate(source, start=1)), spec, "Dataset")
+    if _is_hf_dataset(source):
+        dataset = source
+        if _has_random_access(dataset):
+            return DatasetData(dataset, spec, _dataset_source(dataset))
+        return TrainingData(lambda: iter(enumerate(dataset, start=1)), spec, _dataset_source(dataset))
     if isinstance(source, Sequence):
         rows = list(source)
         return InMemoryData([_example(r, i, spec, "list") for i, r in enumerate(rows, start=1)], spec, "list")
     raise TypeError(
         f"unsupported training data source {type(source).__name__}; use a file path, list, DataFrame or Dataset"
     )
+
+
+LABEL_COLUMNS = ("label", "score")
+
+
+def from_dataset(dataset: datasets.Dataset, label_kind: LabelKind | str = LabelKind.NONE) -> TrainingData:
+    """A Hugging Face ``datasets.Dataset`` with the reference's column convention: a column named ``label`` or
+    ``score`` is the label, every other column is a text input, in the dataset's column order.
+
+    ``label_kind`` is what the loss needs (its ``label_kind``): a loss without labels ignores a label column; a loss
+    with labels needs one (a :class:`~sentvec.errors.DataFormatError` naming the columns otherwise).
+    """
+    kind = LabelKind(label_kind) if not isinstance(label_kind, LabelKind) else label_kind
+    source = _dataset_source(dataset)
+    names = [str(n) for n in (dataset.column_names or ())]
+    if not names:
+        raise DataFormatError(source, None, "the dataset names no columns; use load_data(dataset, columns=[...])")
+    labels = [n for n in names if n in LABEL_COLUMNS]
+    if len(labels) > 1:
+        raise DataFormatError(source, None, f"both {labels[0]!r} and {labels[1]!r} columns: keep one as the label")
+    texts = [n for n in names if n not in LABEL_COLUMNS]
+    if not texts:
+        raise DataFormatError(source, None, f"no text column (columns: {', '.join(names)})")
+    if kind is LabelKind.NONE:
+        return load_data(dataset, columns=texts)
+    if not labels:
+        raise DataFormatError(
+            source, None, f"labels of kind {kind.value!r} are needed: name a column 'label' or 'score' "
+            f"(columns: {', '.join(names)})"
+        )
+    return load_data(dataset, columns=texts, label=labels[0], label_kind=kind)
+
+
+def require_rows(data: TrainingData, name: str) -> None:
+    """Refuse a dataset without a single row (a file with only a header, an empty list): a
+    :class:`~sentvec.errors.DataFormatError` naming the source and the dataset."""
+    if data.is_empty():
+        raise DataFormatError(data.source, None, f"no rows to train on (dataset {name!r} is empty)")
+
+
+def _is_dataframe(source: object) -> TypeGuard[pandas.DataFrame]:
+    """A pandas DataFrame, told without importing pandas."""
+    return hasattr(source, "iterrows") and hasattr(source, "columns")
+
+
+def _is_hf_dataset(source: object) -> TypeGuard[datasets.Dataset]:
+    """A Hugging Face ``datasets.Dataset``, told without importing datasets."""
+    return hasattr(source, "column_names") and hasattr(source, "features")
+
+
+def _has_random_access(dataset: datasets.Dataset) -> bool:
+    """A map-style ``Dataset`` (length and rows by position), not a streaming ``IterableDataset``."""
+    return hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
+
+
+def _dataset_source(dataset: datasets.Dataset) -> str:
+    """How errors and the model card name a Hugging Face dataset: ``Dataset``, with its name when it has one."""
+    info = getattr(dataset, "info", None)
+    name = getattr(info, "dataset_name", None)
+    return f"Dataset {name}" if isinstance(name, str) and name else "Dataset"
 
 
 def _file_data(path: Path, spec: DataSpec) -> TrainingData:
@@ -138,7 +255,7 @@ def _file_data(path: Path, spec: DataSpec) -> TrainingData:
     raise DataFormatError(path, None, f"unsupported file type {suffix!r}; use .csv, .tsv or .jsonl")
 
 
-def _delimited_rows(path: Path, delimiter: str, named: bool) -> Iterator[tuple[int, Any]]:
+def _delimited_rows(path: Path, delimiter: str, named: bool) -> Iterator[tuple[int, dict[str, str] | list[str]]]:
     """Rows as dicts (header present: ``named``) or lists (headerless, positional columns)."""
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
@@ -157,14 +274,19 @@ def _delimited_rows(path: Path, delimiter: str, named: bool) -> Iterator[tuple[i
                 yield reader.line_num, row
 
 
-def _get(row: Any, column: Column, row_number: int, source: str) -> Any:
+def _get(row: object, column: Column, row_number: int, source: str) -> object:
+    """``column`` of a row: a mapping (dicts, DataFrame records, dataset rows) or a sequence (CSV rows, tuples)."""
     try:
-        return row[column]
+        if isinstance(row, Mapping):
+            return row[column]
+        if isinstance(row, Sequence) and isinstance(column, int):
+            return row[column]
     except (KeyError, IndexError, TypeError):
-        raise DataFormatError(source, row_number, "missing column", str(column)) from None
+        pass
+    raise DataFormatError(source, row_number, "missing column", str(column))
 
 
-def _example(row: Any, row_number: int, spec: DataSpec, source: str) -> Example:
+def _example(row: object, row_number: int, spec: DataSpec, source: str) -> Example:
     texts = []
     for column in spec.columns:
         value = _get(row, column, row_number, source)
@@ -179,16 +301,25 @@ def _example(row: Any, row_number: int, spec: DataSpec, source: str) -> Example:
     return Example(tuple(texts), label)
 
 
-def _label(value: Any, row_number: int, spec: DataSpec, source: str) -> Any:
+def _float(value: object) -> float:
+    """``float(value)`` for what rows hold (numbers, numeric strings); TypeError or ValueError otherwise."""
+    if isinstance(value, str | bytes | SupportsFloat | SupportsIndex):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not a number")
+
+
+def _label(value: object, row_number: int, spec: DataSpec, source: str) -> Label:
     field = str(spec.label)
     if spec.label_kind is LabelKind.EMBEDDING:
         try:
-            vector = [float(v) for v in value]
+            if not isinstance(value, Iterable):
+                raise TypeError(f"{type(value).__name__} is not a vector")
+            vector = [_float(v) for v in value]
         except (TypeError, ValueError):
             raise DataFormatError(source, row_number, "expected a vector of numbers", field) from None
         return vector
     try:
-        number = float(value)
+        number = _float(value)
     except (TypeError, ValueError):
         raise DataFormatError(source, row_number, f"label {value!r} is not a number", field) from None
     if not math.isfinite(number):
@@ -208,6 +339,6 @@ def _label(value: Any, row_number: int, spec: DataSpec, source: str) -> Any:
 
 def scale_scores(data: TrainingData, low: float, high: float) -> InMemoryData:
     """Scores mapped linearly from ``[low, high]`` to ``[0, 1]`` (e.g. STS scores 0-5 for CosineSimilarityLoss)."""
-    examples = [Example(e.texts, (float(e.label) - low) / (high - low)) for e in data]
+    examples = [Example(e.texts, (_float(e.label) - low) / (high - low)) for e in data]
     spec = dataclasses.replace(data.spec, score_range=(0.0, 1.0))
     return InMemoryData(examples, spec, data.source)

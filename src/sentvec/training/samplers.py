@@ -3,28 +3,23 @@ sampler for in-batch-negative losses, and schedules over several datasets."""
 
 from __future__ import annotations
 
-import enum
 import random
 from collections.abc import Iterable, Iterator, Sequence
 
-from sentvec.training.data import Example, InMemoryData, TrainingData
+from sentvec.training.args import MultiDatasetOrder
+from sentvec.training.data import Example, IndexedData, TrainingData
 
-
-class MultiDatasetOrder(str, enum.Enum):
-    """How steps are shared between several datasets."""
-
-    ROUND_ROBIN = "round_robin"  # one batch of each in turn, until the smallest runs out
-    PROPORTIONAL = "proportional"  # datasets drawn at random, weighted by their number of batches
+__all__ = ["MultiDatasetOrder", "batches", "batches_per_epoch", "epoch_batches", "shuffled"]
 
 
 def shuffled(data: TrainingData, seed: int, buffer_size: int = 10_000) -> Iterator[Example]:
     """The examples in a seeded random order: a full shuffle in memory, a bounded shuffle buffer for streams."""
     rng = random.Random(seed)
-    if isinstance(data, InMemoryData):
-        order = list(range(len(data.examples)))
+    if isinstance(data, IndexedData):  # random access (a list in memory, a Hugging Face Dataset): in full
+        order = list(range(len(data)))
         rng.shuffle(order)
         for i in order:
-            yield data.examples[i]
+            yield data.example(i)
         return
     buffer: list[Example] = []
     for example in data:

@@ -8,9 +8,9 @@ import json
 import math
 import random
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,7 +20,13 @@ from sentvec.errors import SentvecError
 from sentvec.training.args import Schedule, TrainingArgs
 from sentvec.training.data import Example, LabelKind, TrainingData
 from sentvec.training.losses.base import Loss
-from sentvec.training.samplers import MultiDatasetOrder, batches_per_epoch, epoch_batches
+from sentvec.training.samplers import batches_per_epoch, epoch_batches
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from sentvec.encoder import SentenceEncoder
+    from sentvec.evaluation.base import Evaluator
 
 LOG_FILE = "trainer_log.jsonl"
 PLOT_FILE = "training_curve.png"
@@ -56,7 +62,7 @@ class _Position:
 
 
 class Trainer:
-    """Fine-tune a torch-backed :class:`~sentvec.SentenceEncoder`.
+    """Fine-tune a torch-backed :class:`~sentvec.SentenceEncoder` (its torch pipeline, ``model.torch``).
 
     ``loss`` and ``train_data`` are one loss and one dataset, or two dicts with the same keys (one loss per
     dataset; batches alternate per ``args.multi_dataset_order``). ``evaluator`` is any
@@ -70,11 +76,11 @@ class Trainer:
 
     def __init__(
         self,
-        model: Any,
+        model: SentenceEncoder,
         loss: Loss | Mapping[str, Loss],
         train_data: TrainingData | Mapping[str, TrainingData],
         args: TrainingArgs,
-        evaluator: Any | None = None,
+        evaluator: Evaluator | None = None,
     ) -> None:
         self.model = model
         self.losses = dict(loss) if isinstance(loss, Mapping) else {"train": loss}
@@ -89,17 +95,18 @@ class Trainer:
         self.args = args
         self.evaluator = evaluator
         self.output = Path(args.output_dir)
-        self.module = model.module
-        self.ranks = ddp.setup(str(model.device))
-        device = ddp.device_for(str(model.device), self.ranks)
-        if device != model.device:  # torchrun on CUDA: each rank trains on its own GPU
-            model.backend.to(device)
+        self.backend = model.torch  # the torch pipeline (a model on another backend: a TypeError naming the fix)
+        self.pipeline = self.backend.pipeline
+        self.ranks = ddp.setup(self.backend.device)
+        device = ddp.device_for(self.backend.device, self.ranks)
+        if device != self.backend.device:  # torchrun on CUDA: each rank trains on its own GPU
+            self.backend.to(device)
         for loss_fn in self.losses.values():  # a loss's own parameters (SoftmaxLoss's classifier) go along
             loss_fn.to(device)
         self.global_batch_size = args.batch_size * self.ranks.world_size
-        self.params = _unique_parameters([self.module, *self.losses.values()])
+        self.params = _unique_parameters([self.pipeline, *self.losses.values()])
         self.optimizer = _adamw(self.params, args.weight_decay, args.learning_rate)
-        self.order = MultiDatasetOrder(args.multi_dataset_order)
+        self.order = args.multi_dataset_order
         self.total_steps = args.max_steps or self._steps_per_epoch() * args.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.position = _Position()
@@ -131,7 +138,7 @@ class Trainer:
         if resume_from is not None:
             self._restore(Path(resume_from))
         ddp.broadcast_parameters(self.params, self.ranks)
-        self.module.train()
+        self.pipeline.train()
         progress = self._progress_bar()
         last_loss = float("nan")
         try:
@@ -144,7 +151,7 @@ class Trainer:
                     break
         finally:
             progress.close()
-            self.module.eval()
+            self.pipeline.eval()
         return self._finish(last_loss)
 
     def _batch_groups(self) -> Iterator[list[tuple[int, list[Example]]]]:
@@ -207,9 +214,9 @@ class Trainer:
     def _loss_value(self, name: str, batch: list[Example]) -> torch.Tensor:
         loss_fn = self.losses[name]
         columns = [list(col) for col in zip(*(e.texts for e in batch), strict=True)]
-        labels = _labels(batch, loss_fn.label_kind, self.model.device)
+        labels = _labels(batch, loss_fn.label_kind, self.backend.device)
         if self.args.bf16:
-            with torch.autocast(device_type=self.model.device.split(":")[0], dtype=torch.bfloat16):
+            with torch.autocast(device_type=self.backend.device.split(":")[0], dtype=torch.bfloat16):
                 return loss_fn(columns, labels).float()
         return loss_fn(columns, labels)
 
@@ -239,10 +246,10 @@ class Trainer:
             return
         if not self.ranks.is_main:  # the others wait for rank 0 in the next step's collectives
             return
-        self.module.eval()
+        self.pipeline.eval()
         with torch.no_grad():
             result = self.evaluator(self.model)
-        self.module.train()
+        self.pipeline.train()
         value = result.primary_value
         self._log({"step": self.position.step, "eval": dict(result.metrics), "primary": result.primary_metric})
         best = self.position.best_metric
@@ -279,7 +286,7 @@ class Trainer:
         if not state_path.is_file():
             raise FileNotFoundError(f"{state_path}: not a trainer checkpoint (no {STATE_FILE})")
         saved = load(folder, backend="torch", device="cpu")  # only its weights: load_state_dict copies them over
-        self.module.load_state_dict(saved.module.state_dict())
+        self.pipeline.load_state_dict(saved.torch.pipeline.state_dict())
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -291,13 +298,13 @@ class Trainer:
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
 
-    def _log(self, record: dict[str, Any]) -> None:
+    def _log(self, record: dict[str, object]) -> None:
         if not self.ranks.is_main:
             return
         with open(self.output / LOG_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
-    def _progress_bar(self) -> Any:
+    def _progress_bar(self) -> tqdm:
         from tqdm.auto import tqdm
 
         return tqdm(
@@ -366,7 +373,7 @@ def _unique_parameters(modules: list[torch.nn.Module]) -> list[torch.nn.Paramete
     return params
 
 
-def _param_groups(params: list[torch.nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:
+def _param_groups(params: list[torch.nn.Parameter], weight_decay: float) -> list[dict[str, object]]:
     """No weight decay on biases and normalization weights (1-D parameters)."""
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
@@ -374,7 +381,7 @@ def _param_groups(params: list[torch.nn.Parameter], weight_decay: float) -> list
 
 
 def _adamw(params: list[torch.nn.Parameter], weight_decay: float, lr: float) -> torch.optim.Optimizer:
-    """AdamW, fused into one kernel where torch supports it for these parameters (8x faster steps on CPU)."""
+    """AdamW, fused into one kernel where torch supports it for these parameters (much faster steps on CPU)."""
     groups = _param_groups(params, weight_decay)
     try:
         return torch.optim.AdamW(groups, lr=lr, fused=True)
@@ -388,7 +395,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _atomic_save(target: Path, write: Any) -> None:
+def _atomic_save(target: Path, write: Callable[[Path], None]) -> None:
     """Write into a sibling temp folder, then swap it in: a crash never leaves a half-written checkpoint."""
     tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():

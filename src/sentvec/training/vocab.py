@@ -11,11 +11,25 @@ import collections
 import json
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from sentvec.batching import TextTokenizer
+
+if TYPE_CHECKING:
+    import tokenizers
+    import torch
+
+    from sentvec.encoder import SentenceEncoder
+
+
+class _EmbeddingOwner(Protocol):
+    """What vocabulary extension needs of the Hugging Face model inside the Transformer module."""
+
+    def get_input_embeddings(self) -> torch.nn.Embedding: ...
+
+    def resize_token_embeddings(self, new_num_tokens: int, *, mean_resizing: bool) -> object: ...
 
 
 def is_cjk(char: str) -> bool:
@@ -31,7 +45,7 @@ def is_cjk(char: str) -> bool:
     )
 
 
-def unknown_characters(model: Any, texts: Iterable[str], *, cjk_only: bool = True) -> list[str]:
+def unknown_characters(model: SentenceEncoder, texts: Iterable[str], *, cjk_only: bool = True) -> list[str]:
     """Characters of ``texts`` that the model's tokenizer maps to its unknown token, most frequent first."""
     tok = model.tokenizer.backend
     unk = _unk_id(tok)
@@ -47,14 +61,17 @@ def unknown_characters(model: Any, texts: Iterable[str], *, cjk_only: bool = Tru
     return unknown
 
 
-def extend_vocabulary(model: Any, new_tokens: Sequence[str], *, init: str | np.ndarray = "mean") -> int:
+def extend_vocabulary(model: SentenceEncoder, new_tokens: Sequence[str], *, init: str | np.ndarray = "mean") -> int:
     """Add ``new_tokens`` to a WordPiece vocabulary and grow the input embeddings to match.
 
     ``init``: ``"mean"`` (every new row is the mean of the existing rows, the usual neutral start) or an array of
     shape (len(new_tokens), hidden) with the rows to use. Returns the new vocabulary size. The model (tokenizer
     and weights) changes in place; ``model.save`` writes the extended ``tokenizer.json`` and ``vocab.txt``.
+    Needs the torch pipeline (``model.torch``): a model on another backend is a ``TypeError``.
     """
     import torch
+
+    hf_model = _hf_model(model)  # before any change: an ONNX-backed model is refused as it is
 
     spec = json.loads(model.tokenizer.backend.to_str())
     if spec.get("model", {}).get("type") != "WordPiece":
@@ -70,11 +87,10 @@ def extend_vocabulary(model: Any, new_tokens: Sequence[str], *, init: str | np.n
     model.tokenizer = TextTokenizer(
         tokenizers.Tokenizer.from_str(json.dumps(spec)), old.max_seq_length, old.do_lower_case
     )
-    embeddings = model.backend.transformer.auto_model.get_input_embeddings()
-    old_rows = embeddings.weight.shape[0]
+    old_rows = hf_model.get_input_embeddings().weight.shape[0]
     new_size = base + len(fresh)
-    model.backend.transformer.auto_model.resize_token_embeddings(new_size, mean_resizing=False)
-    weight = model.backend.transformer.auto_model.get_input_embeddings().weight
+    hf_model.resize_token_embeddings(new_size, mean_resizing=False)
+    weight = hf_model.get_input_embeddings().weight
     with torch.no_grad():
         if isinstance(init, str):
             if init != "mean":
@@ -88,7 +104,12 @@ def extend_vocabulary(model: Any, new_tokens: Sequence[str], *, init: str | np.n
     return int(new_size)
 
 
-def _unk_id(tok: Any) -> int:
+def _hf_model(model: SentenceEncoder) -> _EmbeddingOwner:
+    """The Hugging Face model inside the torch pipeline's Transformer (it owns the input embeddings)."""
+    return model.torch.transformer.auto_model
+
+
+def _unk_id(tok: tokenizers.Tokenizer) -> int:
     spec = json.loads(tok.to_str())
     unk = spec.get("model", {}).get("unk_token", "[UNK]")
     tid = tok.token_to_id(unk)
@@ -98,7 +119,12 @@ def _unk_id(tok: Any) -> int:
 
 
 def aligned_init(
-    model: Any, new_tokens: Sequence[str], sources: Sequence[str], targets: Sequence[str], *, top: int = 3
+    model: SentenceEncoder,
+    new_tokens: Sequence[str],
+    sources: Sequence[str],
+    targets: Sequence[str],
+    *,
+    top: int = 3,
 ) -> np.ndarray:
     """Rows for :func:`extend_vocabulary` taken from the model's view of the tokens' translations.
 
@@ -122,7 +148,7 @@ def aligned_init(
         for ch in set(target) & wanted:
             token_freq[ch] += 1
             pair_freq[ch].update(pieces)
-    weight = model.backend.transformer.auto_model.get_input_embeddings().weight.detach().cpu().numpy()
+    weight = _hf_model(model).get_input_embeddings().weight.detach().cpu().numpy()
     mean = weight.mean(axis=0)
     rows = np.tile(mean, (len(new_tokens), 1))
     for i, token in enumerate(new_tokens):
@@ -140,6 +166,6 @@ def aligned_init(
     return rows.astype(np.float32)
 
 
-def _special_ids(tok: Any) -> list[int]:
+def _special_ids(tok: tokenizers.Tokenizer) -> list[int]:
     spec = json.loads(tok.to_str())
     return [int(t["id"]) for t in spec.get("added_tokens", []) if t.get("special")]

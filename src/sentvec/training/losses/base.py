@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from sentvec.distributed.ddp import gather_batch
 from sentvec.training.data import LabelKind
+from sentvec.training.losses._util import embed
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 __all__ = ["LabelKind", "Loss", "Scorer"]
 
@@ -37,8 +41,10 @@ class Loss(torch.nn.Module, abc.ABC):
     # True when the other rows of the batch serve as negatives: a duplicate text in a batch would then be a
     # false negative, so the trainer batches such losses without duplicates.
     in_batch_negatives: bool = False
+    # the encoder being trained: its torch pipeline (``model.torch``) embeds with gradients
+    model: SentenceEncoder
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: SentenceEncoder) -> None:
         super().__init__()
         self.model = model
 
@@ -46,10 +52,9 @@ class Loss(torch.nn.Module, abc.ABC):
         """One (B, D) embedding tensor per column, with gradients.
 
         Columns of similar length (longest texts within ``MERGE_RATIO`` of each other) run as one forward pass:
-        one larger batch uses the CPU's matrix units better than several small ones (STSb pairs: 98% of batches
-        of 16 merge). Columns of different lengths run apart, or short queries would be padded to their long
-        passages' length (``benchmarks/embed_columns.py``: 13- vs 114-token columns, batch 32, one MNRL step
-        6.04 s in one pass, 2.86 s apart).
+        one larger batch uses the CPU's matrix units better than several small ones. Columns of different lengths
+        run apart, or short queries would be padded to their long passages' length (``benchmarks/embed_columns.py``
+        measures both).
         """
         longest = [int(self.model.tokenize(list(column)).lengths.max()) for column in columns]
         groups: list[list[int]] = []  # column indices, by length
@@ -61,7 +66,7 @@ class Loss(torch.nn.Module, abc.ABC):
         out: list[torch.Tensor] = [torch.empty(0)] * len(columns)
         for group in groups:
             texts = [text for i in group for text in columns[i]]
-            parts = torch.split(self.model.embed(texts), [len(columns[i]) for i in group])
+            parts = torch.split(embed(self.model, texts), [len(columns[i]) for i in group])
             for i, part in zip(group, parts, strict=True):
                 out[i] = part
         return out

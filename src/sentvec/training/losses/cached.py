@@ -16,16 +16,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
 from sentvec.distributed.ddp import gather_batch, local_gradient
-from sentvec.training.losses._util import SimilarityArg
+from sentvec.similarity import SimilarityFunction
+from sentvec.training.losses._util import embed
 from sentvec.training.losses.base import Loss, Scorer
 from sentvec.training.losses.ranking import MultipleNegativesRankingLoss
 
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
+
 Replay = Callable[[torch.Tensor], None]
+
+
+class _ReplayContext(Protocol):
+    """The autograd context of :class:`_ReplayGradients`: it carries the replay to ``backward``."""
+
+    replay: Replay
 
 
 class RngState:
@@ -51,12 +61,12 @@ class _ReplayGradients(torch.autograd.Function):
     """Identity on the (detached) loss value whose backward runs the second, gradient-carrying pass."""
 
     @staticmethod
-    def forward(ctx: Any, value: torch.Tensor, anchor: torch.Tensor, replay: Replay) -> torch.Tensor:
+    def forward(ctx: _ReplayContext, value: torch.Tensor, anchor: torch.Tensor, replay: Replay) -> torch.Tensor:
         ctx.replay = replay
         return value.clone()
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[None, None, None]:
+    def backward(ctx: _ReplayContext, grad_output: torch.Tensor) -> tuple[None, None, None]:
         ctx.replay(grad_output)
         return None, None, None
 
@@ -68,7 +78,7 @@ class CachedLoss(Loss):
     rounding), with activation memory bounded by ``mini_batch_size`` texts.
     """
 
-    def __init__(self, model: Any, mini_batch_size: int = 32, **loss_kwargs: Any) -> None:
+    def __init__(self, model: SentenceEncoder, mini_batch_size: int = 32, **loss_kwargs: object) -> None:
         super().__init__(model, **loss_kwargs)  # cooperative: a cached variant passes its loss's arguments on
         if mini_batch_size < 1:
             raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
@@ -104,12 +114,9 @@ class CachedLoss(Loss):
         size = self.mini_batch_size
         return [texts[i : i + size] for i in range(0, len(texts), size)]
 
-    def _device(self) -> torch.device:
-        return torch.device(getattr(self.model, "device", "cpu"))
-
     def _embed_without_grad(self, chunks: list[list[list[str]]]) -> tuple[list[list[RngState]], list[torch.Tensor]]:
         """Step 1: per column, the embeddings of all its mini-batches and the RNG state before each."""
-        device = self._device()
+        device = torch.device(self.model.device)
         states: list[list[RngState]] = []
         embeddings: list[torch.Tensor] = []
         with torch.no_grad():
@@ -117,7 +124,7 @@ class CachedLoss(Loss):
                 column_states, parts = [], []
                 for texts in column:
                     column_states.append(RngState(device))
-                    parts.append(self.model.embed(texts))
+                    parts.append(embed(self.model, texts))
                 states.append(column_states)
                 embeddings.append(torch.cat(parts, dim=0))
         return states, embeddings
@@ -134,7 +141,7 @@ class CachedLoss(Loss):
             offset = 0
             for texts, state in zip(column, column_states, strict=True):
                 with state.replayed(), torch.enable_grad():
-                    embedding = self.model.embed(texts)
+                    embedding = embed(self.model, texts)
                 part = grad[offset : offset + len(texts)] * grad_output.to(grad.dtype)
                 torch.autograd.backward(embedding, part.to(embedding.dtype))
                 offset += len(texts)
@@ -163,7 +170,7 @@ class CachedMultipleNegativesRankingLoss(CachedLoss, MultipleNegativesRankingLos
         scale: the inverse temperature :math:`\lambda` (20).
         mini_batch_size: texts embedded at once; bounds memory, not the result.
         symmetric: also score the positive→anchor direction (as in the uncached loss).
-        similarity: the similarity matrix function, ``"cosine"`` by default.
+        similarity: the similarity matrix function, cosine by default.
 
     Inputs:
         +-------------------------------------------------+--------+
@@ -194,11 +201,11 @@ class CachedMultipleNegativesRankingLoss(CachedLoss, MultipleNegativesRankingLos
 
     def __init__(
         self,
-        model: Any,
+        model: SentenceEncoder,
         scale: float = 20.0,
         mini_batch_size: int = 32,
         symmetric: bool = False,
-        similarity: SimilarityArg = "cosine",
+        similarity: SimilarityFunction = SimilarityFunction.COSINE,
     ) -> None:
         super().__init__(
             model, mini_batch_size=mini_batch_size, scale=scale, symmetric=symmetric, similarity=similarity

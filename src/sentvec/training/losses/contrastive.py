@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from sentvec.training.losses._util import check_columns, check_distance, flat_labels, pairwise_distance, zero_loss
+from sentvec.training.losses._util import (
+    Distance,
+    check_columns,
+    check_distance,
+    flat_labels,
+    pairwise_distance,
+    zero_loss,
+)
 from sentvec.training.losses.base import LabelKind, Loss
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 def _pair_distances(
-    name: str, embeddings: list[torch.Tensor], labels: torch.Tensor | None, distance: str
+    name: str, embeddings: list[torch.Tensor], labels: torch.Tensor | None, distance: Distance
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Distance of each (a, b) pair and its 0/1 label."""
     check_columns(name, embeddings, expected=2)
@@ -43,7 +53,7 @@ class ContrastiveLoss(Loss):
     Args:
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
         margin: dissimilar pairs closer than this distance are penalised.
-        distance: ``"cosine"`` (:math:`1 - \cos`, the default), ``"euclidean"`` or ``"manhattan"``.
+        distance: a :class:`Distance`: ``COSINE`` (:math:`1 - \cos`, the default), ``EUCLIDEAN`` or ``MANHATTAN``.
         size_average: average over the batch (True) or sum (False).
 
     Inputs:
@@ -75,7 +85,13 @@ class ContrastiveLoss(Loss):
     label_kind = LabelKind.BINARY
     min_columns = 2
 
-    def __init__(self, model: Any, margin: float = 0.5, distance: str = "cosine", size_average: bool = True) -> None:
+    def __init__(
+        self,
+        model: SentenceEncoder,
+        margin: float = 0.5,
+        distance: Distance = Distance.COSINE,
+        size_average: bool = True,
+    ) -> None:
         super().__init__(model)
         self.margin = float(margin)
         self.distance = check_distance(distance)
@@ -108,7 +124,7 @@ class OnlineContrastiveLoss(Loss):
     Args:
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
         margin: negative pairs closer than this distance are penalised.
-        distance: ``"cosine"`` (default), ``"euclidean"`` or ``"manhattan"``.
+        distance: a :class:`Distance`: ``COSINE`` (default), ``EUCLIDEAN`` or ``MANHATTAN``.
 
     Inputs:
         +-----------------+----------------------------------------+
@@ -138,7 +154,7 @@ class OnlineContrastiveLoss(Loss):
     label_kind = LabelKind.BINARY
     min_columns = 2
 
-    def __init__(self, model: Any, margin: float = 0.5, distance: str = "cosine") -> None:
+    def __init__(self, model: SentenceEncoder, margin: float = 0.5, distance: Distance = Distance.COSINE) -> None:
         super().__init__(model)
         self.margin = float(margin)
         self.distance = check_distance(distance)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from sentvec.training.losses._util import SimilarityArg, check_columns, similarity_pairwise
+from sentvec.similarity import SimilarityFunction
+from sentvec.training.losses._util import check_columns, similarity_pairwise
 from sentvec.training.losses.base import LabelKind, Loss
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 class MSELoss(Loss):
@@ -95,7 +99,7 @@ class MarginMSELoss(Loss):
 
     Args:
         model: the student, a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
-        similarity: the student's row-wise score, ``"dot"`` by default.
+        similarity: the student's row-wise score, the dot product by default.
 
     Inputs:
         +-----------------------------------------------+------------------------------------------+
@@ -129,7 +133,7 @@ class MarginMSELoss(Loss):
     label_kind = LabelKind.SCORE
     min_columns = 3
 
-    def __init__(self, model: Any, similarity: SimilarityArg = "dot") -> None:
+    def __init__(self, model: SentenceEncoder, similarity: SimilarityFunction = SimilarityFunction.DOT) -> None:
         super().__init__(model)
         self.similarity_fct: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = similarity_pairwise(similarity)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -10,8 +10,13 @@ import torch.nn.functional as F
 from sentvec.training.losses._util import check_columns, zero_loss
 from sentvec.training.losses.base import LabelKind, Loss
 
-REDUCTIONS = ("mean", "sum")
-NEGATIVE_SETS = ("anchors", "positives", "both")
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
+
+Reduction = Literal["mean", "sum"]
+NegativeSet = Literal["anchors", "positives", "both"]
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
+NEGATIVE_SETS: tuple[str, ...] = get_args(NegativeSet)
 
 
 class InBatchMarginLoss(Loss):
@@ -72,7 +77,13 @@ class InBatchMarginLoss(Loss):
     min_columns = 2
     in_batch_negatives = True
 
-    def __init__(self, model: Any, margin: float = 0.5, reduction: str = "mean", negatives: str = "anchors") -> None:
+    def __init__(
+        self,
+        model: SentenceEncoder,
+        margin: float = 0.5,
+        reduction: Reduction = "mean",
+        negatives: NegativeSet = "anchors",
+    ) -> None:
         super().__init__(model)
         if reduction not in REDUCTIONS:
             raise ValueError(f"unknown reduction {reduction!r}; valid: {', '.join(REDUCTIONS)}")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from sentvec.training.losses.base import LabelKind, Loss, Scorer
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 class MatryoshkaLoss(Loss):
@@ -41,8 +44,8 @@ class MatryoshkaLoss(Loss):
         Those of the inner loss (same text columns and labels).
 
     Relations:
-        - Usually wraps :class:`~sentvec.training.losses.MultipleNegativesRankingLoss`, :class:`~sentvec.training.losses.CoSENTLoss`
-          or :class:`~sentvec.training.losses.InBatchMarginLoss`.
+        - Usually wraps :class:`~sentvec.training.losses.MultipleNegativesRankingLoss`,
+          :class:`~sentvec.training.losses.CoSENTLoss` or :class:`~sentvec.training.losses.InBatchMarginLoss`.
 
     Example:
         ::
@@ -60,7 +63,7 @@ class MatryoshkaLoss(Loss):
 
     def __init__(
         self,
-        model: Any,
+        model: SentenceEncoder,
         inner_loss: Loss,
         dims: Sequence[int] = (384, 256, 128, 64),
         weights: Sequence[float] | None = None,
@@ -73,9 +76,8 @@ class MatryoshkaLoss(Loss):
             weights = [1.0] * len(dims)
         if len(weights) != len(dims):
             raise ValueError(f"weights ({len(weights)}) must match dims ({len(dims)})")
-        full = getattr(model, "dimension", None)
-        if isinstance(full, int) and max(dims) > full:
-            raise ValueError(f"dims {tuple(dims)} exceed the model's embedding dimension {full}")
+        if max(dims) > model.dimension:
+            raise ValueError(f"dims {tuple(dims)} exceed the model's embedding dimension {model.dimension}")
         self.inner_loss = inner_loss
         self.dims = tuple(int(d) for d in dims)
         self.weights = tuple(float(w) for w in weights)

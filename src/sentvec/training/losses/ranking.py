@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from sentvec.training.losses._util import SimilarityArg, check_columns, similarity_matrix
+from sentvec.similarity import SimilarityFunction
+from sentvec.training.losses._util import check_columns, similarity_matrix
 from sentvec.training.losses.base import LabelKind, Loss
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 def info_nce(
@@ -53,7 +57,8 @@ class MultipleNegativesRankingLoss(Loss):
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
         scale: the inverse temperature :math:`\lambda`.
         symmetric: also score the positive→anchor direction.
-        similarity: the similarity matrix function, ``"cosine"`` by default (``"dot"``: set ``scale=1``).
+        similarity: the similarity matrix function, cosine by default (with ``SimilarityFunction.DOT`` set
+            ``scale=1``).
 
     Inputs:
         +-------------------------------------------------+--------+
@@ -90,7 +95,11 @@ class MultipleNegativesRankingLoss(Loss):
     in_batch_negatives = True
 
     def __init__(
-        self, model: Any, scale: float = 20.0, symmetric: bool = False, similarity: SimilarityArg = "cosine"
+        self,
+        model: SentenceEncoder,
+        scale: float = 20.0,
+        symmetric: bool = False,
+        similarity: SimilarityFunction = SimilarityFunction.COSINE,
     ) -> None:
         super().__init__(model)
         if not scale > 0:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from sentvec.training.losses._util import SimilarityArg, check_columns, flat_labels, similarity_pairwise
+from sentvec.similarity import SimilarityFunction
+from sentvec.training.losses._util import check_columns, flat_labels, similarity_pairwise
 from sentvec.training.losses.base import LabelKind, Loss
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 class CosineSimilarityLoss(Loss):
@@ -87,7 +91,7 @@ class CoSENTLoss(Loss):
     Args:
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
         scale: the factor :math:`\lambda` applied to similarity differences.
-        similarity: the row-wise similarity, ``"cosine"`` by default (any :class:`~sentvec.SimilarityFunction`).
+        similarity: the row-wise similarity, cosine by default (any :class:`~sentvec.SimilarityFunction`).
 
     Inputs:
         +-----------------+------------------------------+
@@ -118,7 +122,9 @@ class CoSENTLoss(Loss):
     label_kind = LabelKind.SCORE
     min_columns = 2
 
-    def __init__(self, model: Any, scale: float = 20.0, similarity: SimilarityArg = "cosine") -> None:
+    def __init__(
+        self, model: SentenceEncoder, scale: float = 20.0, similarity: SimilarityFunction = SimilarityFunction.COSINE
+    ) -> None:
         super().__init__(model)
         self.scale = float(scale)
         self.similarity_fct: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = similarity_pairwise(similarity)
@@ -191,6 +197,6 @@ class AnglELoss(CoSENTLoss):
             value.backward()
     """
 
-    def __init__(self, model: Any, scale: float = 20.0) -> None:
+    def __init__(self, model: SentenceEncoder, scale: float = 20.0) -> None:
         super().__init__(model, scale=scale)
         self.similarity_fct = angle_similarity

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from sentvec.training.losses._util import check_columns, flat_labels
 from sentvec.training.losses.base import LabelKind, Loss
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 class SoftmaxLoss(Loss):
@@ -21,7 +24,7 @@ class SoftmaxLoss(Loss):
     with :math:`W \in \mathbb{R}^{K \times 3D}` for ``num_labels`` = :math:`K` classes.
 
     The classifier's parameters belong to this loss module, not to the encoder: give the optimizer
-    ``list(model.module.parameters()) + list(loss.parameters())``. The head is discarded after training.
+    ``list(model.torch.pipeline.parameters()) + list(loss.parameters())``. The head is discarded after training.
 
     Reference: Reimers & Gurevych, *Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks*,
     EMNLP 2019 (after Conneau et al., *InferSent*, 2017).
@@ -51,7 +54,7 @@ class SoftmaxLoss(Loss):
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
             loss = SoftmaxLoss(model, num_labels=3)
-            optimizer = torch.optim.AdamW([*model.module.parameters(), *loss.parameters()], lr=2e-5)
+            optimizer = torch.optim.AdamW([*model.torch.pipeline.parameters(), *loss.parameters()], lr=2e-5)
             premises = ["A man is eating.", "A dog runs."]
             hypotheses = ["Someone eats.", "A cat sleeps."]
             value = loss([premises, hypotheses], torch.tensor([0, 2]))
@@ -62,13 +65,13 @@ class SoftmaxLoss(Loss):
     label_kind = LabelKind.CLASS
     min_columns = 2
 
-    def __init__(self, model: Any, num_labels: int, embedding_dimension: int | None = None) -> None:
+    def __init__(self, model: SentenceEncoder, num_labels: int, embedding_dimension: int | None = None) -> None:
         super().__init__(model)
         if num_labels < 1:
             raise ValueError(f"num_labels must be >= 1, got {num_labels}")
         dim = int(embedding_dimension if embedding_dimension is not None else model.dimension)
         self.num_labels = num_labels
-        self.classifier = torch.nn.Linear(3 * dim, num_labels, device=getattr(model, "device", None))
+        self.classifier = torch.nn.Linear(3 * dim, num_labels, device=model.device)
 
     def logits(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Class scores (B, K) of the pairs."""

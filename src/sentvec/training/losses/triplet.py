@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from sentvec.training.losses._util import (
+    Distance,
     check_columns,
     check_distance,
     distance_matrix,
@@ -16,6 +17,9 @@ from sentvec.training.losses._util import (
     zero_loss,
 )
 from sentvec.training.losses.base import LabelKind, Loss
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
 
 
 class TripletLoss(Loss):
@@ -30,7 +34,7 @@ class TripletLoss(Loss):
 
     Args:
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
-        distance: ``"euclidean"`` (default), ``"cosine"`` (:math:`1 - \cos`) or ``"manhattan"``.
+        distance: a :class:`Distance`: ``EUCLIDEAN`` (default), ``COSINE`` (:math:`1 - \cos`) or ``MANHATTAN``.
         margin: the margin :math:`m`; 5 suits the Euclidean distance of unnormalized embeddings, use a value
             below 2 (e.g. 0.5) for the cosine distance or unit-length embeddings.
 
@@ -50,10 +54,10 @@ class TripletLoss(Loss):
         ::
 
             import sentvec
-            from sentvec.training.losses import TripletLoss
+            from sentvec.training.losses import Distance, TripletLoss
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
-            loss = TripletLoss(model, distance="cosine", margin=0.5)
+            loss = TripletLoss(model, distance=Distance.COSINE, margin=0.5)
             value = loss([["A man eats."], ["Someone eats a meal."], ["Stocks fell."]])
             value.backward()
     """
@@ -61,7 +65,7 @@ class TripletLoss(Loss):
     label_kind = LabelKind.NONE
     min_columns = 3
 
-    def __init__(self, model: Any, distance: str = "euclidean", margin: float = 5.0) -> None:
+    def __init__(self, model: SentenceEncoder, distance: Distance = Distance.EUCLIDEAN, margin: float = 5.0) -> None:
         super().__init__(model)
         self.distance = check_distance(distance)
         self.margin = float(margin)
@@ -88,7 +92,7 @@ class _BatchTripletLoss(Loss):
     label_kind = LabelKind.CLASS
     min_columns = 1
 
-    def __init__(self, model: Any, distance: str = "euclidean", margin: float = 5.0) -> None:
+    def __init__(self, model: SentenceEncoder, distance: Distance = Distance.EUCLIDEAN, margin: float = 5.0) -> None:
         super().__init__(model)
         self.distance = check_distance(distance)
         self.margin = float(margin)
@@ -122,7 +126,7 @@ class BatchHardTripletLoss(_BatchTripletLoss):
 
     Args:
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
-        distance: ``"euclidean"`` (default), ``"cosine"`` or ``"manhattan"``.
+        distance: a :class:`Distance`: ``EUCLIDEAN`` (default), ``COSINE`` or ``MANHATTAN``.
         margin: the margin :math:`m` (5; use less than 2 with the cosine distance or unit-length embeddings).
 
     Inputs:
@@ -144,10 +148,10 @@ class BatchHardTripletLoss(_BatchTripletLoss):
 
             import torch
             import sentvec
-            from sentvec.training.losses import BatchHardTripletLoss
+            from sentvec.training.losses import BatchHardTripletLoss, Distance
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
-            loss = BatchHardTripletLoss(model, distance="cosine", margin=0.5)
+            loss = BatchHardTripletLoss(model, distance=Distance.COSINE, margin=0.5)
             texts = ["A man eats.", "Someone eats food.", "Stocks fell.", "The market dropped."]
             value = loss([texts], torch.tensor([0, 0, 1, 1]))
             value.backward()
@@ -182,7 +186,7 @@ class BatchAllTripletLoss(_BatchTripletLoss):
 
     Args:
         model: a :class:`~sentvec.SentenceEncoder` loaded with the torch backend.
-        distance: ``"euclidean"`` (default), ``"cosine"`` or ``"manhattan"``.
+        distance: a :class:`Distance`: ``EUCLIDEAN`` (default), ``COSINE`` or ``MANHATTAN``.
         margin: the margin :math:`m` (5; use less than 2 with the cosine distance or unit-length embeddings).
 
     Inputs:
@@ -204,10 +208,10 @@ class BatchAllTripletLoss(_BatchTripletLoss):
 
             import torch
             import sentvec
-            from sentvec.training.losses import BatchAllTripletLoss
+            from sentvec.training.losses import BatchAllTripletLoss, Distance
 
             model = sentvec.load("sentence-transformers/all-MiniLM-L6-v2", backend="torch")
-            loss = BatchAllTripletLoss(model, distance="cosine", margin=0.5)
+            loss = BatchAllTripletLoss(model, distance=Distance.COSINE, margin=0.5)
             texts = ["A man eats.", "Someone eats food.", "Stocks fell.", "The market dropped."]
             value = loss([texts], torch.tensor([0, 0, 1, 1]))
             value.backward()
