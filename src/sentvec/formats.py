@@ -82,6 +82,7 @@ ONNX_INT8_FILE = "model_qint8.onnx"
 ONNX_INT8_ISA_FILES = (
     ("avx512_vnni", "model_qint8_avx512_vnni.onnx"),
     ("avx512", "model_qint8_avx512.onnx"),
+    ("avx2", "model_quint8_avx2.onnx"),  # the reference names its AVX2 export quint8 (unsigned activations)
     ("avx2", "model_qint8_avx2.onnx"),
     ("arm64", "model_qint8_arm64.onnx"),
 )
