@@ -7,27 +7,13 @@ range clip to the ends; they never wrap.
 
 from __future__ import annotations
 
-import enum
 from typing import Literal
 
 import numpy as np
 
-from sentvec.enums import parse_enum
+from sentvec.enums import Precision
 
-
-class Precision(str, enum.Enum):
-    """Output precisions of ``encode``."""
-
-    FLOAT32 = "float32"
-    INT8 = "int8"
-    UINT8 = "uint8"
-    BINARY = "binary"
-    UBINARY = "ubinary"
-
-    @classmethod
-    def parse(cls, value: str | Precision) -> Precision:
-        """Accept a member or its value."""
-        return parse_enum(cls, value, "precision")
+__all__ = ["Precision", "calibration_ranges", "quantize_embeddings"]
 
 
 def calibration_ranges(calibration: np.ndarray) -> np.ndarray:

@@ -1,5 +1,4 @@
-"""The CLI's ``choices`` are the values of the enums behind them (spelled out in ``sentvec.cli.common`` only
-because the enums' modules import numpy, which building the parser must not)."""
+"""The CLI's ``choices`` are the values of the enums behind them."""
 
 from __future__ import annotations
 

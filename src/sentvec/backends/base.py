@@ -6,9 +6,15 @@ import abc
 import dataclasses
 import enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sentvec.batching import TokenBatch
-from sentvec.similarity import Array
+from sentvec.enums import BackendKind
+
+if TYPE_CHECKING:
+    from sentvec.batching import TokenBatch
+    from sentvec.similarity import Array
+
+__all__ = ["Backend", "BackendInfo", "BackendKind", "OutputValue"]
 
 
 class OutputValue(str, enum.Enum):
@@ -16,14 +22,6 @@ class OutputValue(str, enum.Enum):
 
     SENTENCE_EMBEDDING = "sentence_embedding"
     TOKEN_EMBEDDINGS = "token_embeddings"
-
-
-class BackendKind(str, enum.Enum):
-    """Which engine runs the forward pass (``auto``: torch when installed and not quantized, else ONNX)."""
-
-    AUTO = "auto"
-    TORCH = "torch"
-    ONNX = "onnx"
 
 
 @dataclasses.dataclass(frozen=True)

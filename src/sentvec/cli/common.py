@@ -6,15 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Protocol
 
+from sentvec.enums import BackendKind, Precision, choices
+
 if TYPE_CHECKING:
     from sentvec.encoder import SentenceEncoder
 
-# The values of the enums behind the CLI's options. Those enums live in modules that import numpy
-# (sentvec.quantization.Precision, sentvec.backends.base.BackendKind), which building the parser must not
-# (``sentvec --help`` and argument errors stay fast); tests/cli/test_cli_choices.py checks that they agree.
-PRECISION_CHOICES = ("float32", "int8", "uint8", "binary", "ubinary")  # Precision
-INDEX_PRECISION_CHOICES = ("float32", "int8", "binary")  # sentvec.search.index.ann.PRECISIONS
-BACKEND_CHOICES = ("auto", "torch", "onnx")  # BackendKind
+# The CLI's choices come from the enums (numpy-free, so building the parser stays light).
+PRECISION_CHOICES = tuple(choices(Precision))
+INDEX_PRECISION_CHOICES = tuple(p.value for p in (Precision.FLOAT32, Precision.INT8, Precision.BINARY))
+BACKEND_CHOICES = tuple(choices(BackendKind))
 
 
 class Subparsers(Protocol):
