@@ -97,8 +97,8 @@ def cluster(
 
     Args:
         embeddings: ``(n, D)`` numpy array or torch tensor, ``n >= 3``.
-        k: number of clusters, ``2 <= k <= n - 1``; ``None``: the k of ``k_range`` with the best silhouette
-            (ties: the smaller k).
+        k: number of clusters, an integer ``2 <= k <= n - 1`` (``TypeError`` / ``ValueError`` naming ``k``
+            otherwise); ``None``: the k of ``k_range`` with the best silhouette (ties: the smaller k).
         method: ``"kmeans"`` (on the L2-normalized rows) or ``"agglomerative"`` (average linkage, cosine).
         k_range: inclusive ``(smallest, largest)`` k tried when ``k`` is None; the largest is capped at ``n - 1``.
         seed: seeds k-means and the silhouette sample.
@@ -116,9 +116,13 @@ def cluster(
         _check_k(k, n)
         candidates = [int(k)]
     else:
+        if not isinstance(k_range, (tuple, list)) or len(k_range) != 2:
+            raise ValueError(f"k_range must be a (smallest, largest) pair of integers, got {k_range!r}")
         lo, hi = k_range
         _check_k(lo, n, "the smallest k of k_range")
-        hi = min(int(hi), n - 1)
+        if not isinstance(hi, (int, np.integer)) or isinstance(hi, bool):
+            raise TypeError(f"the largest k of k_range must be an integer, got {hi!r}")
+        hi = min(int(hi), n - 1)  # capped before anything is fitted: a huge k_range costs no more than n - 1
         if hi < lo:
             raise ValueError(f"k_range {tuple(k_range)} holds no k between 2 and {n - 1}")
         candidates = list(range(int(lo), hi + 1))

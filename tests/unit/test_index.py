@@ -290,13 +290,17 @@ def test_fingerprint_without_a_folder_uses_the_torch_pipeline(model):
     live = model_fingerprint(unsaved)
     assert live == model_fingerprint(unsaved) and len(live) == 32
     assert live != model_fingerprint(model)  # documented: live parameters do not match the folder's fingerprint
-    fake = SimpleNamespace(name="fake", source=None, dimension=model.dimension)
+    fake = SimpleNamespace(  # an Embedder's facts, but no folder and no torch pipeline
+        name="fake", source=None, dimension=model.dimension, max_seq_length=16, prompts={}, similarity_fn="cosine"
+    )
     with pytest.raises(IndexFormatError, match="cannot fingerprint model 'fake': no weights folder"):
         model_fingerprint(fake)
 
 
-# The config keys every index folder has held since format 1: IndexConfig must keep writing and reading them.
+# The config keys every index folder has held since format 1: IndexConfig must keep writing and reading them
+# (plus fingerprint_version, written since fingerprint version 2; folders without it hold a version-1 fingerprint).
 STORED_KEYS = {
+    "fingerprint_version",
     "format_version",
     "model_name",
     "model_source",
@@ -327,6 +331,7 @@ def test_config_keeps_the_on_disk_form_and_info_is_typed(model, built, tmp_path)
     legacy = {key: stored[key] for key in ("format_version", "model_name", "fingerprint", "dimension")}
     old = IndexConfig.from_json({**legacy, "similarity": "cos_sim", "precision": "int8"}, built)
     assert (old.hnsw, old.model_source, old.query_prompt_name, old.int8_ranges) == (None, None, None, None)
+    assert (old.fingerprint_version, config.fingerprint_version) == (1, 2)
     assert old.precision is Precision.INT8 and old.model_reference() == config.model_name
     with pytest.raises(IndexFormatError, match="lacks fingerprint"):
         IndexConfig.from_json({key: v for key, v in stored.items() if key != "fingerprint"}, built)

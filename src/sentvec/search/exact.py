@@ -66,13 +66,21 @@ def chunk_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(values, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
+def check_top_k(value: object, name: str = "top_k") -> int:
+    """``value`` as a positive ``int`` (numpy integers too, booleans not); a ``ValueError`` naming ``name``
+    otherwise. Callers clamp it to what exists (the corpus, the index) before sizing anything by it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 class TopK:
-    """Running top ``k`` per query over corpus chunks fed in any order; exact, ties by smaller corpus index."""
+    """Running top ``k`` per query over corpus chunks fed in any order; exact, ties by smaller corpus index.
+
+    Its arrays grow with the candidates fed, never beyond ``k`` per query, so a huge ``k`` costs nothing."""
 
     def __init__(self, n_queries: int, k: int) -> None:
-        if k < 1:
-            raise ValueError(f"top_k must be >= 1, got {k}")
-        self.k = k
+        self.k = check_top_k(k)
         self.scores: np.ndarray = np.empty((n_queries, 0), dtype=np.float64)
         self.indices: np.ndarray = np.empty((n_queries, 0), dtype=np.int64)
 
@@ -92,8 +100,7 @@ class TopK:
 
 def _check_sizes(**sizes: int) -> None:
     for label, value in sizes.items():
-        if value < 1:
-            raise ValueError(f"{label} must be >= 1, got {value}")
+        check_top_k(value, label)
 
 
 def semantic_search_arrays(
@@ -107,7 +114,8 @@ def semantic_search_arrays(
     """Like :func:`semantic_search`, but returns ``(scores, corpus indices)`` arrays of shape
     ``(n_queries, min(top_k, n_corpus))`` (float64, int64), each row in result order.
 
-    At most ``query_chunk_size × corpus_chunk_size`` scores exist at once.
+    At most ``query_chunk_size × corpus_chunk_size`` scores exist at once, and nothing is sized by ``top_k``
+    beyond the corpus.
     """
     _check_sizes(top_k=top_k, query_chunk_size=query_chunk_size, corpus_chunk_size=corpus_chunk_size)
     queries = as_embedding_matrix(query_embeddings, "query embeddings")
@@ -146,7 +154,8 @@ def semantic_search(
     Args:
         query_embeddings: ``(n_queries, D)`` (or one ``(D,)`` vector) numpy array or torch tensor.
         corpus_embeddings: ``(n_corpus, D)`` numpy array or torch tensor.
-        top_k: hits per query; a value larger than the corpus returns the whole corpus ranked.
+        top_k: hits per query, a positive integer; a value larger than the corpus returns the whole corpus
+            ranked (and costs no more than that).
         score: a :class:`SimilarityFunction` (or its name), or a ``(N, D) x (M, D) -> (N, M)`` function
             where larger is more similar.
         query_chunk_size, corpus_chunk_size: the score blocks computed at once are at most this size.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sentvec.arrays import ArrayLike, as_embedding_matrix, as_text_list
-from sentvec.search.exact import Score, _resolve_score, semantic_search_arrays
+from sentvec.search.exact import Score, _resolve_score, check_top_k, semantic_search_arrays
 from sentvec.similarity import SimilarityFunction, normalize
 
 if TYPE_CHECKING:
@@ -36,9 +36,10 @@ class ParaphrasePair:
 
 
 def _check_positive(**values: int) -> None:
+    """Every value a positive integer (``ValueError`` naming it). Sizes are then clamped to the corpus before
+    anything is allocated: a huge ``top_k`` or ``num_negatives`` costs no more than the whole corpus."""
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_top_k(value, name)
 
 
 def paraphrase_mining_embeddings(
@@ -236,8 +237,11 @@ class _Window:
 
     def __post_init__(self) -> None:
         _check_positive(num_negatives=self.num_negatives)
-        if not isinstance(self.range_min, int) or self.range_min < 0:
-            raise ValueError(f"range_min must be a non-negative integer, got {self.range_min!r}")
+        for name, value, optional in (("range_min", self.range_min, False), ("range_max", self.range_max, True)):
+            if optional and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.range_max is not None and self.range_max - self.range_min < self.num_negatives:
             raise ValueError(
                 f"range_min={self.range_min}, range_max={self.range_max} leave fewer than "

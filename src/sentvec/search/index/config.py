@@ -17,7 +17,7 @@ from sentvec.arrays import ArrayLike, as_embedding_matrix
 from sentvec.prompts import Role, role_prompt_name
 from sentvec.quantization import Precision, calibration_ranges
 from sentvec.search.index.ann import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, parse_precision
-from sentvec.search.index.fingerprint import model_fingerprint
+from sentvec.search.index.fingerprint import FINGERPRINT_VERSION, fingerprint_v1, model_fingerprint
 from sentvec.search.index.store import IndexFormatError, IndexModelMismatchError, JSONValue
 from sentvec.similarity import SimilarityFunction
 
@@ -43,7 +43,10 @@ class IndexConfig:
 
     Attributes:
         model_name, model_source: the model's name and its folder (resolved), when it had one.
-        fingerprint: :func:`~sentvec.search.index.model_fingerprint` of the model's weights.
+        fingerprint: :func:`~sentvec.search.index.model_fingerprint` of the model (weights, pipeline, prompts,
+            ``max_seq_length``, dimension), computed with the index's prompt names.
+        fingerprint_version: how ``fingerprint`` was computed: 2; 1 in folders written before (weights and
+            dimension only, :func:`~sentvec.search.index.fingerprint.fingerprint_v1`).
         dimension, similarity: the model's vector size and similarity function.
         precision: what the ANN graph holds (float32, int8 or binary codes).
         int8_ranges: ``(2, D)`` calibration ranges of int8 codes (None until calibrated, and for other precisions).
@@ -62,21 +65,23 @@ class IndexConfig:
     document_prompt_name: str | None = None
     hnsw: HnswParams | None = None
     format_version: int = FORMAT_VERSION
+    fingerprint_version: int = FINGERPRINT_VERSION
 
     @classmethod
     def for_model(cls, model: Embedder, precision: Precision, int8_ranges: np.ndarray | None = None) -> IndexConfig:
         """The config of a new index of ``model``'s vectors (prompts chosen by :mod:`sentvec.prompts`)."""
         source = model.source
+        prompt_names = (role_prompt_name(model.prompts, Role.QUERY), role_prompt_name(model.prompts, Role.DOCUMENT))
         return cls(
             model_name=str(model.name or source or type(model).__name__),
             model_source=None if source is None else str(Path(source).resolve()),
-            fingerprint=model_fingerprint(model),
+            fingerprint=model_fingerprint(model, prompt_names),
             dimension=int(model.dimension),
             similarity=SimilarityFunction.parse(model.similarity_fn),
             precision=precision,
             int8_ranges=int8_ranges,
-            query_prompt_name=role_prompt_name(model.prompts, Role.QUERY),
-            document_prompt_name=role_prompt_name(model.prompts, Role.DOCUMENT),
+            query_prompt_name=prompt_names[0],
+            document_prompt_name=prompt_names[1],
             hnsw=HnswParams(),
         )
 
@@ -91,6 +96,13 @@ class IndexConfig:
         version = fields.integer("format_version")
         if version > FORMAT_VERSION:
             raise IndexFormatError(f"{folder}: index format {version} is newer than this sentvec's")
+        # folders written before fingerprint version 2 have no such key
+        fingerprint_version = fields.integer("fingerprint_version") if "fingerprint_version" in values else 1
+        if not 1 <= fingerprint_version <= FINGERPRINT_VERSION:
+            raise IndexFormatError(
+                f"{folder}: model fingerprint version {fingerprint_version} is not one this sentvec knows "
+                f"(1 to {FINGERPRINT_VERSION})"
+            )
         try:
             similarity = SimilarityFunction.parse(fields.text("similarity"))
             precision = parse_precision(fields.text("precision"))
@@ -100,6 +112,7 @@ class IndexConfig:
         hnsw = values.get("hnsw")
         return cls(
             format_version=version,
+            fingerprint_version=fingerprint_version,
             model_name=fields.text("model_name"),
             model_source=fields.optional_text("model_source"),
             fingerprint=fields.text("fingerprint"),
@@ -119,6 +132,7 @@ class IndexConfig:
             "model_name": self.model_name,
             "model_source": self.model_source,
             "fingerprint": self.fingerprint,
+            "fingerprint_version": self.fingerprint_version,
             "dimension": self.dimension,
             "similarity": self.similarity.value,
             "precision": self.precision.value,
@@ -138,8 +152,17 @@ class IndexConfig:
         return source if source and Path(source).is_dir() else self.model_name
 
     def check_model(self, model: Embedder, folder: str | Path) -> None:
-        """Raise :class:`IndexModelMismatchError` unless ``model`` is the model the index was built with."""
-        given = model_fingerprint(model)
+        """Raise :class:`IndexModelMismatchError` unless ``model`` embeds as the model the index was built with.
+
+        A version-2 fingerprint is compared with ``model``'s, computed with the index's prompt names. A folder
+        written before version 2 recorded the weights and dimension only (:func:`fingerprint_v1`): it opens with
+        any model of the same weights and dimension, as it always did, since nothing else was recorded to check
+        (rebuild it to have its pooling, Dense, Normalize, prompts and ``max_seq_length`` checked too).
+        """
+        if self.fingerprint_version == 1:
+            given = fingerprint_v1(model)
+        else:
+            given = model_fingerprint(model, (self.query_prompt_name, self.document_prompt_name))
         if given != self.fingerprint or int(model.dimension) != self.dimension:
             raise IndexModelMismatchError(folder, self.model_name, self.fingerprint, model.name, given)
 

@@ -32,7 +32,7 @@ import numpy as np
 from sentvec.arrays import ArrayLike, as_embedding_matrix
 from sentvec.prompts import Role
 from sentvec.quantization import Precision, calibration_ranges
-from sentvec.search.exact import TopK, semantic_search_arrays
+from sentvec.search.exact import TopK, check_top_k, semantic_search_arrays
 from sentvec.search.index.ann import AnnIndex, VectorCodec, parse_precision, usearch_index
 from sentvec.search.index.config import IndexConfig, IndexInfo, calibrated_ranges
 from sentvec.search.index.store import (
@@ -47,6 +47,7 @@ from sentvec.search.index.store import (
     batched,
     matches,
     parse_doc,
+    parse_filter,
     release_lock,
     unlink_quietly,
 )
@@ -289,6 +290,12 @@ class Index:
         text's sha256). ``docs`` is consumed lazily, ``batch_size`` at a time: each batch is encoded, committed,
         added to the graph, then reported to ``on_batch`` (its acknowledgement). Ids already stored (or seen
         earlier in ``docs``) are skipped, so re-running an interrupted ``add`` completes it without duplicates.
+
+        ``metadata`` must be a JSON object of strict JSON (string keys; finite numbers, integers within 64 bits;
+        valid Unicode; tuples and numpy scalars are stored as lists and Python numbers): anything else (``NaN``,
+        a set, bytes, ...) is a :class:`~sentvec.errors.DataFormatError` naming the document's position, id and
+        field (``metadata.scores[1]``). A batch is checked whole before it is written: the batches before it stay
+        committed and acknowledged, nothing of its own is written.
         """
         return self._write(docs, batch_size, on_batch, upsert=False)
 
@@ -415,10 +422,13 @@ class Index:
         """The ``k`` documents most similar to ``query`` (a text, encoded with the model's query prompt when it has
         one, or a vector), best first, ties by insertion order.
 
-        ``filter``: metadata equality on every field given (ANN candidates are over-fetched and filtered; when
-        fewer than ``k`` survive, the filtered documents are searched exactly). ``exact=True``: exact search over
-        every (matching) document with :func:`~sentvec.search.exact.semantic_search_arrays`. ANN candidates are
-        always rescored with the float32 vectors, so scores are exact either way (up to float32 rounding).
+        ``k``: a positive integer; more than the index holds returns every (matching) document, and nothing is
+        ever allocated beyond what the index holds. ``filter``: a mapping of metadata fields to the JSON value each
+        must equal (ANN candidates are over-fetched and filtered; when fewer than ``k`` survive, the filtered
+        documents are searched exactly); ``TypeError``/``ValueError`` naming ``filter`` when it is not one.
+        ``exact=True``: exact search over every (matching) document with
+        :func:`~sentvec.search.exact.semantic_search_arrays`. ANN candidates are always rescored with the float32
+        vectors, so scores are exact either way (up to float32 rounding).
         """
         if isinstance(query, str):
             return self.search_many([query], k, filter, exact)[0]
@@ -435,13 +445,21 @@ class Index:
         exact: bool = False,
     ) -> list[list[SearchHit]]:
         """:meth:`search` for many queries (texts, encoded in one call, or an ``(n, D)`` array) at once."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        k = check_top_k(k, "k")
+        where = parse_filter(filter)
         self._check_open()
         matrix = self._query_matrix(queries)
-        where = dict(filter or {})
         search = self._exact if exact else self._approximate
-        return self._read(lambda: self._hits(search(matrix, k, where)))
+
+        def run() -> list[list[SearchHit]]:
+            # k is clamped to the keys ever handed out (O(1) to read, never fewer than the documents) before
+            # anything is sized by it: a huge k costs no more than k = the index's size
+            bounded = min(k, self.store.max_key())
+            if bounded == 0:
+                return [[] for _ in range(len(matrix))]
+            return self._hits(search(matrix, bounded, where))
+
+        return self._read(run)
 
     def _read(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` in one SQLite snapshot, a reader's view first switched to the ANN file it names."""
@@ -472,6 +490,7 @@ class Index:
         filtered = bool(where)
         count = 2 * k if self.codec.exact_candidates and not filtered else max(RESCORE_FACTOR * k, RESCORE_MIN)
         ann = self._ann if self._ann is not None and len(self._ann) else None
+        count = min(count, len(ann)) if ann else 0  # usearch sizes its answer by count: no more than it holds
         candidates = ann.search(self.codec.encode(queries), count) if ann else [np.zeros(0, np.int64)] * len(queries)
         # the candidates' vectors (and metadata, to filter) in one read for all queries; then rows by key
         union = candidates[0] if len(candidates) == 1 else np.unique(np.concatenate(candidates))

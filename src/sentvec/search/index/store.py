@@ -20,6 +20,8 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import logging
+import math
 import os
 import sqlite3
 import threading
@@ -31,9 +33,13 @@ import numpy as np
 
 from sentvec.errors import DataFormatError, SentvecError
 
+logger = logging.getLogger(__name__)
+
 DB_FILE = "index.sqlite"
 LOCK_FILE = "write.lock"
 SQL_CHUNK = 500  # ids or keys bound per statement (below every SQLite variable limit)
+MAX_JSON_DEPTH = 100  # nesting of metadata values (SQLite's JSON functions refuse deeper documents)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the integers SQLite holds exactly
 
 # A JSON value: document metadata and the config's values.
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
@@ -99,6 +105,100 @@ class AnnState:
     tomb_seq: int
 
 
+# --- strict JSON values ------------------------------------------------------------------------------------------
+
+
+class NotStrictJSON(ValueError):
+    """A value that is not strict JSON (what SQLite's JSON functions read): ``path`` names where, ``wrong_type``
+    whether its type is the problem (a set, bytes, an object, a non-string key) rather than its value (NaN, an
+    integer beyond 64 bits, a lone surrogate, too deep a nesting)."""
+
+    def __init__(self, path: str, problem: str, *, wrong_type: bool) -> None:
+        self.path, self.problem, self.wrong_type = path, problem, wrong_type
+        super().__init__(f"{path}: {problem}")
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _check_text(value: str, path: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise NotStrictJSON(
+            path, f"not valid Unicode (a lone surrogate at position {e.start})", wrong_type=False
+        ) from None
+
+
+def strict_json(value: object, path: str, depth: int = 0) -> JSONValue:
+    """``value`` as strict JSON: objects with string keys, arrays (lists or tuples, returned as lists), strings,
+    finite numbers (integers within 64 bits, numpy scalars as Python ones), booleans and None.
+
+    Python's ``json`` writes ``NaN`` and ``Infinity`` and turns non-string keys into strings, but SQLite's JSON
+    functions refuse the former (one such row breaks every filtered search over it) and the latter would not read
+    back as written, so both are refused here: :class:`NotStrictJSON` names the path (``metadata.tags[2]``).
+    """
+    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
+        value = value.item()
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        _check_text(value, path)
+        return str(value)
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise NotStrictJSON(path, f"the integer {value} does not fit in 64 bits (SQLite's range)", wrong_type=False)
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotStrictJSON(path, f"{value} is not valid JSON (only finite numbers are)", wrong_type=False)
+        return float(value)
+    if isinstance(value, (Mapping, list, tuple)):
+        return _strict_container(value, path, depth)
+    raise NotStrictJSON(path, f"{type(value).__name__} is not a JSON value", wrong_type=True)
+
+
+def _strict_container(
+    value: Mapping[object, object] | list[object] | tuple[object, ...], path: str, depth: int
+) -> JSONValue:
+    """:func:`strict_json` of an object or an array."""
+    if depth >= MAX_JSON_DEPTH:
+        raise NotStrictJSON(path, f"nested deeper than {MAX_JSON_DEPTH} levels", wrong_type=False)
+    if not isinstance(value, Mapping):
+        return [strict_json(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    out: dict[str, JSONValue] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise NotStrictJSON(
+                path, f"the key {key!r} is {type(key).__name__}; JSON object keys must be strings", wrong_type=True
+            )
+        _check_text(key, path)
+        out[str(key)] = strict_json(item, _child(path, key), depth + 1)
+    return out
+
+
+def parse_filter(where: object) -> dict[str, JSONValue]:
+    """A search filter checked: a mapping of metadata field names to strict JSON values (:func:`strict_json`).
+
+    Raises ``TypeError`` (not a mapping, a non-string field, a value of a non-JSON type) or ``ValueError`` (NaN,
+    an integer beyond 64 bits, ...), naming ``filter`` and the field.
+    """
+    if where is None:
+        return {}
+    if not isinstance(where, Mapping):
+        raise TypeError(f"filter must be a mapping of metadata field names to values, got {type(where).__name__}")
+    checked: dict[str, JSONValue] = {}
+    for field, value in where.items():
+        if not isinstance(field, str):
+            raise TypeError(f"filter: field names must be strings, got {field!r} ({type(field).__name__})")
+        try:
+            checked[field] = strict_json(value, f"filter[{field!r}]")
+        except NotStrictJSON as e:
+            raise (TypeError if e.wrong_type else ValueError)(str(e)) from None
+    return checked
+
+
 # --- metadata filters --------------------------------------------------------------------------------------------
 
 
@@ -114,11 +214,17 @@ def matches(metadata: Metadata, where: Metadata) -> bool:
 
 
 def _sql_filter(where: Metadata) -> tuple[str, list[SQLParam]]:
-    """A WHERE clause narrowing to candidates of a filter (scalar fields only; :func:`matches` decides)."""
+    """A WHERE clause narrowing to candidates of a filter (:func:`matches` decides).
+
+    Only fields SQLite compares exactly take part: scalar values (not booleans), field names that JSON writes as
+    they are (SQLite's path finds no key stored with escapes: ``"``, ``\\``, control characters) and strings
+    without NUL (SQLite's text comparison stops at it); the others are checked in Python only."""
     clauses: list[str] = []
     params: list[SQLParam] = []
     for field, value in where.items():
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or '"' in field:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        if json.dumps(field, ensure_ascii=False)[1:-1] != field or (isinstance(value, str) and "\x00" in value):
             continue
         clauses.append("json_extract(metadata, ?) = ?")
         params.extend([f'$."{field}"', value])
@@ -143,15 +249,33 @@ class DocumentStore:
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0)
         self._lock = threading.RLock()
         self._depth = 0
-        if create:
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(SCHEMA)
-        self._conn.execute("PRAGMA synchronous = FULL")
+        # False once a row's metadata turned out not to be strict JSON (written by an older sentvec): filters are
+        # then checked in Python only (SQLite's json_extract fails on the whole query over such a row)
+        self._sql_filters = True
+        try:
+            with self._guard():
+                if create:
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                    self._conn.executescript(SCHEMA)
+                self._conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite's errors for a damaged or foreign database file as :class:`IndexFormatError` naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            if _damaged(e):
+                raise IndexFormatError(f"{self.path}: not a readable index database ({e})") from e
+            raise
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -164,44 +288,71 @@ class DocumentStore:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN")
+            with self._guard():
+                self._conn.execute("BEGIN")
             self._depth = 1
             try:
                 yield
             finally:
                 self._depth = 0
-                self._conn.execute("COMMIT")
+                with self._guard():
+                    self._conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
         """A write transaction, committed (durably) on success, rolled back on error."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            with self._guard():
+                self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # a damaged file may fail this too: report the first error
+                    self._conn.execute("ROLLBACK")
                 raise
             else:
-                self._conn.execute("COMMIT")
+                with self._guard():
+                    self._conn.execute("COMMIT")
             finally:
                 self._depth = 0
 
     def _query(self, sql: str, params: Sequence[SQLParam] = ()) -> list[Row]:
-        with self._lock:
+        with self._lock, self._guard():
             return self._conn.execute(sql, params).fetchall()
+
+    def _execute(self, sql: str, params: Sequence[SQLParam] = ()) -> sqlite3.Cursor:
+        with self._lock, self._guard():
+            return self._conn.execute(sql, params)
+
+    def _execute_many(self, sql: str, rows: Iterable[Sequence[SQLParam]]) -> None:
+        with self._lock, self._guard():
+            self._conn.executemany(sql, rows)
+
+    def _json(self, text: str, what: str) -> JSONValue:
+        """A stored JSON value (metadata or config); unparsable text is an :class:`IndexFormatError`."""
+        try:
+            value: JSONValue = json.loads(text)
+        except (TypeError, ValueError, RecursionError) as e:
+            raise IndexFormatError(f"{self.path}: malformed JSON in {what}: {e}") from None
+        return value
+
+    def _metadata(self, text: str, key: int) -> dict[str, JSONValue]:
+        value = self._json(text, f"the metadata of document key {key}")
+        if not isinstance(value, dict):
+            raise IndexFormatError(f"{self.path}: the metadata of document key {key} is not a JSON object")
+        return value
 
     # --- config --------------------------------------------------------------------------------------------------
     def config(self) -> dict[str, JSONValue]:
         """Every config value, as stored (read with :meth:`~sentvec.search.index.config.IndexConfig.from_json`)."""
-        return {key: json.loads(value) for key, value in self._query("SELECT key, value FROM config")}
+        rows = self._query("SELECT key, value FROM config")
+        return {key: self._json(value, f"config value {key!r}") for key, value in rows}
 
     def set_config(self, values: Mapping[str, JSONValue]) -> None:
         """Insert or replace config values (inside a write transaction)."""
         rows = [(key, json.dumps(value)) for key, value in values.items()]
-        with self._lock:
-            self._conn.executemany("INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)", rows)
+        self._execute_many("INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)", rows)
 
     # --- documents -----------------------------------------------------------------------------------------------
     def count(self, after: int = 0) -> int:
@@ -228,36 +379,36 @@ class DocumentStore:
     def insert(self, doc_id: str, text: str, metadata: Metadata, vector: np.ndarray) -> int:
         """Insert one document (inside a write transaction); returns its new key."""
         blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-        with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO documents (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
-                (doc_id, text, json.dumps(dict(metadata), ensure_ascii=False), blob),
-            )
-            return int(cur.lastrowid or 0)
+        cur = self._execute(
+            "INSERT INTO documents (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
+            (doc_id, text, _dump_metadata(metadata), blob),
+        )
+        return int(cur.lastrowid or 0)
 
     def set_metadata(self, key: int, metadata: Metadata) -> None:
         """Replace one document's metadata (inside a write transaction)."""
-        with self._lock:
-            self._conn.execute(
-                "UPDATE documents SET metadata = ? WHERE key = ?", (json.dumps(dict(metadata), ensure_ascii=False), key)
-            )
+        self._execute("UPDATE documents SET metadata = ? WHERE key = ?", (_dump_metadata(metadata), key))
 
     def delete_keys(self, keys: Sequence[int]) -> None:
         """Delete documents and record tombstones for the ANN file (inside a write transaction)."""
         with self._lock:
             for chunk in _chunks(keys):
-                self._conn.execute(f"DELETE FROM documents WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            self._conn.executemany("INSERT INTO tombstones (key) VALUES (?)", [(k,) for k in keys])
+                self._execute(f"DELETE FROM documents WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            self._execute_many("INSERT INTO tombstones (key) VALUES (?)", [(k,) for k in keys])
 
     def get(self, doc_id: str) -> Document | None:
         """One document by id."""
-        rows = self._query("SELECT id, text, metadata FROM documents WHERE id = ?", (doc_id,))
-        return _document(rows[0]) if rows else None
+        rows = self._query("SELECT key, id, text, metadata FROM documents WHERE id = ?", (doc_id,))
+        return self._document(rows[0]) if rows else None
 
     def documents(self, keys: Sequence[int] | np.ndarray) -> dict[int, Document]:
         """``{key: Document}`` of the given keys that are stored."""
         sql = "SELECT key, id, text, metadata FROM documents WHERE key IN ({marks})"
-        return {int(raw[0]): _document(raw[1:]) for raw in self._select_in(sql, [int(k) for k in keys])}
+        return {int(raw[0]): self._document(raw) for raw in self._select_in(sql, [int(k) for k in keys])}
+
+    def _document(self, raw: Row) -> Document:
+        """A ``(key, id, text, metadata)`` row."""
+        return Document(raw[1], raw[2], self._metadata(raw[3], int(raw[0])))
 
     def vectors(
         self, keys: Sequence[int] | np.ndarray, dimension: int
@@ -266,27 +417,46 @@ class DocumentStore:
         sql = "SELECT key, vector, metadata FROM documents WHERE key IN ({marks})"
         found = self._select_in(sql, [int(k) for k in keys])
         found.sort(key=lambda r: r[0])
-        return (*_unpack(found, dimension), [json.loads(r[2]) for r in found])
+        return (*_unpack(found, dimension), [self._metadata(r[2], int(r[0])) for r in found])
 
     def iter_vectors(
         self, dimension: int, *, after: int = 0, where: Metadata | None = None, chunk: int = 50000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Stream ``(keys, vectors)`` chunks of the documents with key ``> after`` (by key ascending) that match
         ``where`` (metadata is only read with a filter)."""
-        clause, params = _sql_filter(where or {})
-        meta = "metadata" if where else "'{}'"
-        sql = f"SELECT key, vector, {meta} FROM documents WHERE key > ? AND {clause} ORDER BY key LIMIT ?"
         last = after
         while True:
-            found = self._query(sql, [last, *params, chunk])
+            clause, params = _sql_filter(where or {}) if self._sql_filters else ("1", [])
+            meta = "metadata" if where else "'{}'"
+            sql = f"SELECT key, vector, {meta} FROM documents WHERE key > ? AND {clause} ORDER BY key LIMIT ?"
+            try:
+                found = self._query(sql, [last, *params, chunk])
+            except sqlite3.OperationalError as e:
+                if "malformed JSON" not in str(e) or not params:
+                    raise
+                self._filter_in_python()
+                continue
             if not found:
                 return
             last, complete = int(found[-1][0]), len(found) < chunk
             if where:
-                found = [r for r in found if matches(json.loads(r[2]), where)]
+                found = [r for r in found if matches(self._metadata(r[2], int(r[0])), where)]
             yield _unpack(found, dimension)
             if complete:
                 return
+
+    def _filter_in_python(self) -> None:
+        """Stop narrowing filters in SQL: some row's metadata is not strict JSON (``NaN``, ``Infinity``), which
+        only an older sentvec wrote. Python reads those rows as written, so results stay exact, only slower."""
+        self._sql_filters = False
+        bad = [doc_id for (doc_id,) in self._query("SELECT id FROM documents WHERE NOT json_valid(metadata) LIMIT 5")]
+        logger.warning(
+            "%s: the metadata of some documents is not strict JSON (e.g. ids %s; NaN or Infinity, written by an "
+            "older sentvec): filters are checked in Python for this index, which is slower; rewrite those "
+            "documents' metadata with Index.update to fix it",
+            self.path,
+            ", ".join(map(repr, bad)),
+        )
 
     # --- ANN bookkeeping -----------------------------------------------------------------------------------------
     def ann_state(self) -> AnnState | None:
@@ -297,11 +467,11 @@ class DocumentStore:
     def set_ann_state(self, state: AnnState) -> None:
         """Point at a new ANN file and drop the tombstones it covers (inside a write transaction)."""
         with self._lock:
-            self._conn.execute(
+            self._execute(
                 "INSERT OR REPLACE INTO ann_state (one, file, last_key, tomb_seq) VALUES (1, ?, ?, ?)",
                 (state.file, state.last_key, state.tomb_seq),
             )
-            self._conn.execute("DELETE FROM tombstones WHERE seq <= ?", (state.tomb_seq,))
+            self._execute("DELETE FROM tombstones WHERE seq <= ?", (state.tomb_seq,))
 
     def tombstones(self, after: int) -> tuple[list[int], int]:
         """Keys deleted after tombstone ``after`` and the last tombstone's number (``after`` when none)."""
@@ -324,8 +494,18 @@ def _chunks(values: Sequence[_T]) -> Iterator[list[_T]]:
         yield list(values[start : start + SQL_CHUNK])
 
 
-def _document(raw: Row) -> Document:
-    return Document(raw[0], raw[1], json.loads(raw[2]))
+def _damaged(error: sqlite3.DatabaseError) -> bool:
+    """Whether an SQLite error says the file is damaged or not an index (not busy, locked or out of space)."""
+    if getattr(error, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return True
+    if type(error) is sqlite3.DatabaseError:
+        return True
+    return isinstance(error, sqlite3.OperationalError) and str(error).startswith(("no such table", "no such column"))
+
+
+def _dump_metadata(metadata: Metadata) -> str:
+    """Metadata as stored: strict JSON (``allow_nan=False``; :func:`parse_doc` has checked it)."""
+    return json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False)
 
 
 def _unpack(found: Sequence[Row], dimension: int) -> tuple[np.ndarray, np.ndarray]:
@@ -353,9 +533,13 @@ def text_id(text: str) -> str:
 
 
 def parse_doc(doc: object, n: int) -> Document:
-    """The document at position ``n`` of an input: a dict ``{"id", "text", "metadata"?}`` or a string."""
+    """The document at position ``n`` of an input: a dict ``{"id", "text", "metadata"?}`` or a string.
+
+    Metadata must be strict JSON (:func:`strict_json`); a :class:`~sentvec.errors.DataFormatError` names the
+    document (position and id) and the field path (``metadata.scores[1]``)."""
     where = f"document {n}"
     if isinstance(doc, str):
+        _check_doc_text(doc, where, "text")
         return Document(text_id(doc), doc, {})
     if not isinstance(doc, Mapping):
         raise DataFormatError(where, None, f"expected a dict or a string, got {type(doc).__name__}")
@@ -365,16 +549,29 @@ def parse_doc(doc: object, n: int) -> Document:
     raw_id = doc["id"]
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or raw_id == "":
         raise DataFormatError(where, None, f"expected a non-empty string id, got {raw_id!r}", "id")
-    if not isinstance(doc["text"], str):
-        raise DataFormatError(where, None, f"expected text, got {type(doc['text']).__name__}", "text")
+    doc_id = str(raw_id)
+    _check_doc_text(doc_id, where, "id")
+    where = f"document {n} (id {doc_id!r})"
+    text = doc["text"]
+    if not isinstance(text, str):
+        raise DataFormatError(where, None, f"expected text, got {type(text).__name__}", "text")
+    _check_doc_text(text, where, "text")
     metadata = doc.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise DataFormatError(where, None, f"expected an object, got {type(metadata).__name__}", "metadata")
     try:
-        json.dumps(dict(metadata))
-    except (TypeError, ValueError) as e:
-        raise DataFormatError(where, None, f"not JSON-serializable: {e}", "metadata") from None
-    return Document(str(raw_id), doc["text"], dict(metadata))
+        checked = strict_json(metadata, "metadata")
+    except NotStrictJSON as e:
+        raise DataFormatError(where, None, e.problem, e.path) from None
+    assert isinstance(checked, dict)
+    return Document(doc_id, text, checked)
+
+
+def _check_doc_text(value: str, where: str, field: str) -> None:
+    try:
+        _check_text(value, field)
+    except NotStrictJSON as e:
+        raise DataFormatError(where, None, e.problem, field) from None
 
 
 def acquire_lock(folder: Path) -> int:
