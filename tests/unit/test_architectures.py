@@ -140,3 +140,17 @@ def test_onnx_export_matches_torch(arch_folder, tmp_path):
     assert onnx_model.info().backend.pooling == "graph"
     assert np.abs(onnx_model.encode(TEXTS) - model.encode(TEXTS)).max() <= 1e-5, arch
     assert json.loads((out / "config.json").read_text())["model_type"] == arch
+
+
+def test_an_architecture_that_cannot_be_traced_is_named(arch_folder, tmp_path, monkeypatch):
+    from sentvec.export.onnx import ExportError
+
+    arch, folder = arch_folder
+    model = sentvec.load(str(folder), backend="torch", device="cpu")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("unsupported operator aten::something")
+
+    monkeypatch.setattr(torch.onnx, "export", refuse)
+    with pytest.raises(ExportError, match=rf"cannot export the '{arch}' architecture to ONNX .*aten::something"):
+        export_onnx(model, tmp_path / "x", calibration_texts=["a"])

@@ -119,18 +119,22 @@ def _export_fp32(model: SentenceEncoder, backend: TorchBackend, path: Path, opse
     axes["sentence_embedding"] = {0: "batch"}
     axes["token_embeddings"] = {0: "batch", 1: "sequence"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(
-            wrapper,
-            args,
-            str(path),
-            input_names=names,
-            output_names=["sentence_embedding", "token_embeddings"],
-            dynamic_axes=axes,
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(
+                wrapper,
+                args,
+                str(path),
+                input_names=names,
+                output_names=["sentence_embedding", "token_embeddings"],
+                dynamic_axes=axes,
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+    except Exception as e:  # the tracer's errors name neither the model nor the architecture
+        arch = backend.transformer.auto_model.config.model_type
+        raise ExportError(f"cannot export the {arch!r} architecture to ONNX (opset {opset}): {e}") from e
 
 
 def _quantize_int8(fp32: Path, int8: Path) -> None:
