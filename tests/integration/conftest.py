@@ -99,3 +99,19 @@ def long_texts(stsb_dir: Path, real_model: Any) -> list[str]:
     for text in texts:
         assert count(text) >= LONG_TEXT_MIN_TOKENS
     return texts
+
+
+@pytest.fixture(scope="session")
+def reference_stsb(reference_model: Any, stsb_test_sentences: list[str]) -> Any:
+    """The reference's vectors of STSb-en test (normalized), encoded once per session."""
+    return reference_model.encode(
+        stsb_test_sentences, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+
+
+@pytest.fixture(scope="session")
+def reference_long(reference_model: Any, long_texts: list[str]) -> Any:
+    """The reference's vectors of the 200 long texts (normalized), encoded once per session."""
+    return reference_model.encode(
+        long_texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )

@@ -49,18 +49,8 @@ def sentvec_stsb(real_model: Any, stsb_test_sentences: list[str]) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def reference_stsb(reference_model: Any, stsb_test_sentences: list[str]) -> np.ndarray:
-    return reference_encode(reference_model, stsb_test_sentences)
-
-
-@pytest.fixture(scope="session")
 def sentvec_long(real_model: Any, long_texts: list[str]) -> tuple[np.ndarray, Any]:
     return sentvec_encode(real_model, long_texts, return_info=True)
-
-
-@pytest.fixture(scope="session")
-def reference_long(reference_model: Any, long_texts: list[str]) -> np.ndarray:
-    return reference_encode(reference_model, long_texts)
 
 
 # --- tests -------------------------------------------------------------------------------------------------------
