@@ -2,6 +2,8 @@
 
 ``import sentvec.server`` is light; :func:`create_app` imports FastAPI on first use.
 The micro-batcher (:mod:`sentvec.server.batcher`) and metrics (:mod:`sentvec.server.metrics`) need neither.
+API keys live in :mod:`sentvec.server.auth`; the connection limits uvicorn is run with (a header-read timeout
+included) in :mod:`sentvec.server.connections`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from sentvec._lazy import lazy_getattr
 if TYPE_CHECKING:
     from sentvec.server.app import create_app
     from sentvec.server.batcher import MicroBatcher
-    from sentvec.server.limits import BatcherConfig, Limits
+    from sentvec.server.limits import BatcherConfig, ConnectionLimits, Limits
     from sentvec.server.metrics import ServerMetrics
 
-__all__ = ["BatcherConfig", "Limits", "MicroBatcher", "ServerMetrics", "create_app"]
+__all__ = ["BatcherConfig", "ConnectionLimits", "Limits", "MicroBatcher", "ServerMetrics", "create_app"]
 
 _LAZY = {
     "create_app": "sentvec.server.app",
     "Limits": "sentvec.server.limits",
     "BatcherConfig": "sentvec.server.limits",
+    "ConnectionLimits": "sentvec.server.limits",
     "MicroBatcher": "sentvec.server.batcher",
     "ServerMetrics": "sentvec.server.metrics",
 }

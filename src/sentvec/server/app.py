@@ -5,9 +5,11 @@ concurrent requests share model batches through :class:`~sentvec.server.batcher.
 on one worker thread, never on the event loop.
 
 Every error is a JSON body ``{"error": {"message", "type", "param", "code"}}`` (OpenAI's shape): malformed
-JSON is 400, a body over ``max_body_bytes`` is 413, a request that breaks a limit or the schema is 422 (the
-``code`` names the limit: ``max_inputs``, ``max_chars``, ...), an unknown route 404. Only a failure of the
-server itself is a 500.
+JSON is 400, a missing or wrong API key 401 (when the app has keys; ``/health`` stays open), a body over
+``max_body_bytes`` is 413, a body that does not arrive within ``body_timeout`` 408, a request that breaks a limit
+or the schema is 422 (the ``code`` names the limit: ``max_inputs``, ``max_chars``, ...; a text that is not valid
+Unicode, such as a lone surrogate ``"\\ud800"``, is ``invalid_text`` naming it: ``input[3]``), an unknown route
+404. Only a failure of the server itself is a 500.
 """
 
 from __future__ import annotations
@@ -15,36 +17,68 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentvec import __version__
+from sentvec.arrays import to_numpy
+from sentvec.postprocess import postprocess
+from sentvec.server.auth import ApiKeys
 from sentvec.server.batcher import BatcherClosedError, BatcherConfig, CountFn, EncodeFn, MicroBatcher
 from sentvec.server.limits import Limits
 from sentvec.server.metrics import CONTENT_TYPE, ServerMetrics
-from sentvec.similarity import normalize as unit_rows
+
+if TYPE_CHECKING:
+    from sentvec.encoder import SentenceEncoder
+    from sentvec.protocols import Embedder
 
 logger = logging.getLogger(__name__)
 
 ERROR_CODE_KEY = "sentvec.error_code"  # scope key: the error code of the response, for the metrics
+OPEN_PATHS = frozenset({"/health"})  # served without an API key (a load balancer's probe has none)
+SQLITE_INT = 2**63  # filter integers must be below this in magnitude: the index compares them in SQLite
+MAX_PARAM_CHARS = 200  # an error's ``param`` (a path into the request) is cut to this length
+
+
+class IndexHit(Protocol):
+    """What ``/search`` returns of one hit of the index (``sentvec.search.index.SearchHit`` has these fields)."""
+
+    @property
+    def id(self) -> str:
+        """The document's id."""
+
+    @property
+    def score(self) -> float:
+        """Its similarity to the query (larger is more similar)."""
+
+    @property
+    def text(self) -> str | None:
+        """The document's text."""
+
+    @property
+    def metadata(self) -> Mapping[str, object]:
+        """The document's metadata (JSON values)."""
 
 
 class SearchIndex(Protocol):
-    """What ``/search`` needs of an index (``sentvec.search.index.Index``): hits with id, score, text, metadata."""
+    """What ``/search`` needs of an index: ``sentvec.search.index.Index`` satisfies it structurally, and a test
+    double can too (the server never imports the index package)."""
 
-    def search(self, query: Any, /, *, k: int = ..., filter: Any = ..., exact: bool = ...) -> Sequence[Any]:
-        """The ``k`` best hits for a query text."""
-        ...
+    def search(
+        self, query: str, /, *, k: int = ..., filter: Mapping[str, JsonValue] | None = ..., exact: bool = ...
+    ) -> Sequence[IndexHit]:
+        """The ``k`` best hits for a query text, best first, among the documents whose metadata match ``filter``."""
 
 
 class ApiError(Exception):
@@ -72,7 +106,7 @@ class EmbeddingRequest(BaseModel):
 
     @field_validator("input", mode="before")
     @classmethod
-    def _no_token_ids(cls, value: Any) -> Any:
+    def _no_token_ids(cls, value: object) -> object:
         if isinstance(value, list) and any(isinstance(v, (int, list)) and not isinstance(v, bool) for v in value):
             raise ValueError("token-id inputs are not supported; send a string or a list of strings")
         return value
@@ -135,17 +169,17 @@ class SearchRequest(BaseModel):
 
     query: str
     k: int = Field(10, ge=1)
-    filter: dict[str, Any] | None = None
+    filter: dict[str, JsonValue] | None = None
     exact: bool = False
 
 
 class SearchHitModel(BaseModel):
     """One search result."""
 
-    id: Any
+    id: str
     score: float
     text: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, JsonValue] | None = None
 
 
 class SearchResponse(BaseModel):
@@ -183,9 +217,81 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 404, 413, 422, 503)
+ERROR_RESPONSES: dict[int | str, dict[str, type[BaseModel]]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 404, 408, 413, 422, 503)
 }
+
+
+# --- checks of client input at the edge (reused by every route that takes text) ------------------------------
+def check_texts(texts: Sequence[str], limits: Limits, param: str, *, single: bool = False) -> None:
+    """422 unless ``texts`` is a non-empty list within ``max_inputs`` of texts within ``max_chars`` that the
+    tokenizer can take (valid Unicode: no lone surrogate). A bad text is named ``param[i]`` (``param`` alone
+    when the request sent one text, ``single``)."""
+    if not texts:
+        raise ApiError(422, f"'{param}' must not be empty", "empty_input", param)
+    if len(texts) > limits.max_inputs:
+        message = f"'{param}' has {len(texts)} texts; the limit is max_inputs={limits.max_inputs}"
+        raise ApiError(422, message, "max_inputs", param)
+    for i, text in enumerate(texts):
+        where = param if single else f"{param}[{i}]"
+        if len(text) > limits.max_chars:
+            message = f"{where} has {len(text)} characters; the limit is max_chars={limits.max_chars}"
+            raise ApiError(422, message, "max_chars", where)
+        problem = text_problem(text)
+        if problem is not None:
+            raise ApiError(422, f"{where} {problem}", "invalid_text", where)
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be encoded as UTF-8 (and so cannot reach the tokenizer), or ``None``.
+
+    JSON's ``\\uD800``-style escapes can spell a lone surrogate, which Python's JSON decoder accepts but which is
+    no Unicode character: the Rust tokenizers (and SQLite) reject it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return (
+            f"holds a lone surrogate (U+{ord(text[e.start]):04X}) at character {e.start}: "
+            "texts must be valid Unicode (pair surrogates, or send the character itself as UTF-8)"
+        )
+    return None
+
+
+def check_filter(value: JsonValue, param: str = "filter") -> None:
+    """422 unless every string of a metadata filter is valid Unicode, every integer fits the index's 64-bit
+    integers and every number is finite (Python's JSON decoder accepts ``NaN`` and ``Infinity``)."""
+    stack: list[tuple[str, JsonValue]] = [(param, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            for key, v in item.items():
+                problem = text_problem(key)
+                if problem is not None:
+                    raise ApiError(422, f"a key of {where} {problem}", "invalid_filter", where)
+                stack.append((f"{where}.{key}", v))
+        else:
+            problem = _scalar_problem(item)
+            if problem is not None:
+                raise ApiError(422, f"{where} {problem}", "invalid_filter", where)
+
+
+def _scalar_problem(item: JsonValue) -> str | None:
+    if isinstance(item, str):
+        return text_problem(item)
+    if isinstance(item, bool) or item is None:
+        return None
+    if isinstance(item, int) and not -SQLITE_INT <= item < SQLITE_INT:
+        return f"is {_short(item)}; filter integers must fit in 64 bits"
+    if isinstance(item, float) and not math.isfinite(item):
+        return f"is {item}; filter numbers must be finite"
+    return None
+
+
+def _short(number: int) -> str:
+    """``number``, or its size when too long to quote (``str`` refuses integers of over 4,300 digits)."""
+    return str(number) if abs(number) < 10**30 else f"a {number.bit_length()}-bit integer"
 
 
 # --- the service ------------------------------------------------------------------------------------------
@@ -193,7 +299,7 @@ class _Service:
     """The state behind the routes: model, batcher, metrics, limits, index."""
 
     def __init__(
-        self, model: Any, index: SearchIndex | None, limits: Limits, batcher: MicroBatcher, normalize: bool
+        self, model: Embedder, index: SearchIndex | None, limits: Limits, batcher: MicroBatcher, normalize: bool
     ) -> None:
         self.model = model
         self.index = index
@@ -201,29 +307,25 @@ class _Service:
         self.batcher = batcher
         self.metrics = batcher.metrics
         self.normalize = normalize
-        self.name = str(model.name)
+        self.name = model.name
 
-    def check_texts(self, texts: list[str], param: str) -> None:
-        """422 when the request breaks ``max_inputs`` or ``max_chars``, or sends no text."""
-        if not texts:
-            raise ApiError(422, f"'{param}' must not be empty", "empty_input", param)
-        if len(texts) > self.limits.max_inputs:
-            message = f"'{param}' has {len(texts)} texts; the limit is max_inputs={self.limits.max_inputs}"
-            raise ApiError(422, message, "max_inputs", param)
-        for i, text in enumerate(texts):
-            if len(text) > self.limits.max_chars:
-                message = f"'{param}'[{i}] has {len(text)} characters; the limit is max_chars={self.limits.max_chars}"
-                raise ApiError(422, message, "max_chars", param)
+    def check_texts(self, texts: list[str], param: str, *, single: bool = False) -> None:
+        """422 when the request sends no text, breaks ``max_inputs`` or ``max_chars``, or sends a text the
+        tokenizer cannot take (see :func:`check_texts`)."""
+        check_texts(texts, self.limits, param, single=single)
 
     async def embeddings(self, body: EmbeddingRequest) -> Response:
         """Embed ``input`` (OpenAI's embeddings API)."""
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
-        self.check_texts(texts, "input")
+        self.check_texts(texts, "input", single=isinstance(body.input, str))
         dim = self.model.dimension
         if body.dimensions is not None and body.dimensions > dim:
-            raise ApiError(422, f"dimensions={body.dimensions} exceeds the model's {dim}", "dimensions", "dimensions")
+            message = f"dimensions={_short(body.dimensions)} exceeds the model's {dim}"
+            raise ApiError(422, message, "dimensions", "dimensions")
         result = await self.batcher.encode(texts)
-        vectors = _postprocess(result.embeddings, body.dimensions, self.normalize)
+        vectors = to_numpy(
+            postprocess(result.embeddings, truncate_dim=body.dimensions, normalize_embeddings=self.normalize)
+        )
         data = [
             {"object": "embedding", "index": i, "embedding": _vector_json(v, body.encoding_format)}
             for i, v in enumerate(vectors)
@@ -260,9 +362,11 @@ class _Service:
         """The ``k`` best hits of the index for ``query`` (run on the model thread: the index encodes it)."""
         if self.index is None:
             raise ApiError(404, "no index is loaded; start the server with --index DIR", "no_index")
-        self.check_texts([body.query], "query")
+        self.check_texts([body.query], "query", single=True)
         if body.k > self.limits.max_k:
-            raise ApiError(422, f"k={body.k} exceeds the limit max_k={self.limits.max_k}", "max_k", "k")
+            raise ApiError(422, f"k={_short(body.k)} exceeds the limit max_k={self.limits.max_k}", "max_k", "k")
+        if body.filter is not None:
+            check_filter(body.filter)
         # the request is fully checked by now: an error of the index is the server's (a 500)
         hits = await self.batcher.run(self.index.search, body.query, k=body.k, filter=body.filter, exact=body.exact)
         data = [{"id": h.id, "score": h.score, "text": h.text, "metadata": dict(h.metadata)} for h in hits]
@@ -286,16 +390,6 @@ class _Service:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
 
-def _postprocess(emb: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
-    """Truncate to ``dimensions`` then L2-normalize (the order of sentence-transformers and OpenAI)."""
-    out = emb
-    if dimensions is not None:
-        out = out[:, :dimensions]
-    if normalize:
-        out = unit_rows(out)
-    return out
-
-
 def _vector_json(vector: np.ndarray, encoding_format: str) -> list[float] | str:
     if encoding_format == "base64":
         return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode("ascii")
@@ -303,8 +397,13 @@ def _vector_json(vector: np.ndarray, encoding_format: str) -> list[float] | str:
     return values
 
 
-def model_functions(model: Any, batch_size: int = 32) -> tuple[EncodeFn, CountFn]:
+def model_functions(model: SentenceEncoder, batch_size: int = 32) -> tuple[EncodeFn, CountFn]:
     """The batcher's view of a model: raw embeddings with per-text token counts, and a token counter.
+
+    This takes the concrete encoder rather than the :class:`~sentvec.protocols.Embedder` contract because a
+    response's ``usage`` is the tokens fed in the very pass that made its vectors (the default prompt and
+    truncation included): ``encode(..., return_info=True)`` reports them from its own tokenization, where the
+    contract's ``encode`` returns vectors only and counting with ``tokenize`` would tokenize every batch twice.
 
     A micro-batch's token budget (``BatcherConfig.max_batch_tokens``) sizes the merge of requests only; inside
     one, ``encode`` runs ``batch_size`` texts per forward pass, as in-process ``encode`` does."""
@@ -321,21 +420,53 @@ def model_functions(model: Any, batch_size: int = 32) -> tuple[EncodeFn, CountFn
         return np.asarray(emb, dtype=np.float32), info.fed_counts
 
     def count_tokens(texts: list[str]) -> int:
-        return int(model.tokenizer.tokenize(texts).info.total_tokens)
+        return model.tokenize(texts).info.total_tokens
 
     return encode, count_tokens
 
 
 # --- errors and metrics -----------------------------------------------------------------------------------
-def _error_json(status: int, message: str, code: str, param: str | None = None) -> JSONResponse:
+def _error_json(
+    status: int, message: str, code: str, param: str | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "server_error"
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
+    if param is not None and len(param) > MAX_PARAM_CHARS:
+        param = param[: MAX_PARAM_CHARS - 3] + "..."
+    # a message or param may quote the request (a field name, say): lone surrogates are escaped, not sent
+    body = {"error": {"message": _unicode(message), "type": kind, "param": _unicode(param), "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _unicode(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _error(request: Request, status: int, message: str, code: str, param: str | None = None) -> JSONResponse:
     request.scope[ERROR_CODE_KEY] = code
     return _error_json(status, message, code, param)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {error.start}"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]
+
+
+def _loc(loc: Iterable[object]) -> str:
+    """Where a validation error is, ``a.b[0]``-style (the ``body`` prefix dropped, cut to ``MAX_PARAM_CHARS``)."""
+    where = ""
+    for part in loc:
+        if part == "body":
+            continue
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+        if len(where) > MAX_PARAM_CHARS:
+            return where[: MAX_PARAM_CHARS - 3] + "..."
+    return where
 
 
 def _install_error_handlers(app: FastAPI, limits: Limits) -> None:
@@ -352,7 +483,7 @@ def _install_error_handlers(app: FastAPI, limits: Limits) -> None:
             return _error(request, 400, f"the request body is not valid JSON: {reason}", "invalid_json")
         parts = []
         for e in errors[:5]:
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            where = _loc(e.get("loc", ()))
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
         message = "; ".join(parts) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
         loc = [str(p) for p in (errors[0].get("loc", ()) if errors else ()) if p != "body"]
@@ -361,10 +492,22 @@ def _install_error_handlers(app: FastAPI, limits: Limits) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         status, message = exc.status_code, str(exc.detail)
-        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "max_body_bytes"}
+        codes = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            408: "body_timeout",
+            413: "max_body_bytes",
+        }
         if status == 413:
             message = f"the request body exceeds the limit max_body_bytes={limits.max_body_bytes}"
-        response = _error(request, status, message, codes.get(status, f"http_{status}"))
+        elif status == 408:
+            message = f"the request body did not arrive within the limit body_timeout={limits.body_timeout:g}s"
+        code = codes.get(status, f"http_{status}")
+        cause = exc.__cause__
+        if status == 400 and cause is not None:  # FastAPI could not decode the body: say why
+            code, message = "invalid_json", f"the request body is not valid JSON: {_reason(cause)}"
+        response = _error(request, status, message, code)
         response.headers.update(exc.headers or {})
         return response
 
@@ -378,19 +521,31 @@ def _install_error_handlers(app: FastAPI, limits: Limits) -> None:
 
 
 class ServiceMiddleware:
-    """Pure ASGI middleware: caps the request body (413), records requests, errors and latency, and turns an
-    unexpected exception into a JSON 500 (logged with its traceback; the connection stays usable).
+    """Pure ASGI middleware: checks the API key (401), caps the request body (413) and the time to receive it
+    (408), records requests, errors and latency, and turns an unexpected exception into a JSON 500 (logged with
+    its traceback; the connection stays usable).
 
-    The body cap rejects a declared ``Content-Length`` over the limit before reading anything, and counts the
-    bytes of bodies without one. Metrics are recorded before the response's last byte is sent, so a client that
-    reads ``/metrics`` right after a response sees it counted. Unknown paths share the route label ``other``.
+    With ``api_keys``, every path but ``OPEN_PATHS`` needs ``Authorization: Bearer <key>``; the key is checked
+    before anything of the body is read. The body cap rejects a declared ``Content-Length`` over the limit before
+    reading anything, and counts the bytes of bodies without one. The body must arrive within
+    ``limits.body_timeout`` seconds of the request's start, however it trickles. Metrics are recorded before the
+    response's last byte is sent, so a client that reads ``/metrics`` right after a response sees it counted.
+    Unknown paths share the route label ``other``.
     """
 
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int, routes: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics,
+        limits: Limits,
+        routes: frozenset[str],
+        api_keys: ApiKeys | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
         self.routes = routes
+        self.api_keys = api_keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -409,8 +564,12 @@ class ServiceMiddleware:
                 self.metrics.latency.observe(time.perf_counter() - start, route)
             await send(message)
 
+        denied = self._denied(scope)
+        if denied is not None:
+            await denied(scope, receive, send_recorded)
+            return
         try:
-            await self.app(scope, self._capped(scope, receive), send_recorded)
+            await self.app(scope, self._guarded(receive, _content_length(scope)), send_recorded)
         except Exception as e:
             if status != 0:  # the response has started: nothing to send; uvicorn closes the connection
                 raise
@@ -419,28 +578,54 @@ class ServiceMiddleware:
             response = _error_json(500, f"internal server error ({type(e).__name__})", "internal_error")
             await response(scope, receive, send_recorded)
 
+    def _denied(self, scope: Scope) -> Response | None:
+        """The 401 response when the request needs an API key and lacks the right one, else ``None``."""
+        if self.api_keys is None or scope["path"] in OPEN_PATHS:
+            return None
+        header = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
+        code = self.api_keys.problem(header)
+        if code is None:
+            return None
+        scope[ERROR_CODE_KEY] = code
+        message = (
+            "an API key is required: send the header 'Authorization: Bearer <key>'"
+            if header is None
+            else "invalid API key: send the header 'Authorization: Bearer <key>' with a key the server accepts"
+        )
+        return _error_json(401, message, code, headers={"WWW-Authenticate": "Bearer"})
+
     def _count(self, scope: Scope, route: str, status: int) -> None:
         self.metrics.requests.inc(route, scope.get("method", ""), str(status))
         if status >= 400:
             self.metrics.errors.inc(route, str(status), str(scope.get(ERROR_CODE_KEY, f"http_{status}")))
 
-    def _capped(self, scope: Scope, receive: Receive) -> Receive:
-        limit = self.max_body_bytes
-        declared = _content_length(scope)
+    def _guarded(self, receive: Receive, declared: int | None) -> Receive:
+        """``receive`` with the body's size cap (413) and deadline (408, and the connection is closed)."""
+        limit = self.limits.max_body_bytes
+        deadline = time.monotonic() + self.limits.body_timeout
         received = 0
+        body_done = False
 
-        async def receive_capped() -> Message:
-            nonlocal received
+        async def receive_guarded() -> Message:
+            nonlocal received, body_done
             if declared is not None and declared > limit:
                 raise StarletteHTTPException(413)
-            message = await receive()
+            if body_done:  # after the body: only a disconnect can come, with no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.0))
+            except asyncio.TimeoutError:
+                raise StarletteHTTPException(408, headers={"Connection": "close"}) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise StarletteHTTPException(413)
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
-        return receive_capped
+        return receive_guarded
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -455,13 +640,14 @@ def _content_length(scope: Scope) -> int | None:
 
 # --- the app ----------------------------------------------------------------------------------------------
 def create_app(
-    model: Any,
+    model: SentenceEncoder,
     index: SearchIndex | None = None,
     *,
     limits: Limits | None = None,
     batching: BatcherConfig | None = None,
     batch_size: int = 32,
     normalize: bool = True,
+    api_keys: str | Iterable[str] | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``model`` (a :class:`~sentvec.SentenceEncoder`) and, when given, ``index``.
 
@@ -470,7 +656,11 @@ def create_app(
     ``batching`` sets the micro-batches (token budget, wait); ``batch_size`` the rows per forward pass inside one;
     ``normalize`` L2-normalizes ``/v1/embeddings`` vectors (after ``dimensions`` truncation), as OpenAI does.
     ``/similarity`` and ``/search`` use the model's own vectors and similarity function.
+    ``api_keys`` (one key or several): every route but ``/health`` then needs ``Authorization: Bearer <key>``
+    (401 otherwise); :func:`sentvec.server.auth.read_api_keys` reads them as ``sentvec serve`` does.
     """
+    key_list = [api_keys] if isinstance(api_keys, str) else list(api_keys or ())
+    keys = ApiKeys(key_list) if key_list else None
     limits = limits or Limits()
     batching = batching or BatcherConfig()
     encode, count_tokens = model_functions(model, batch_size)
@@ -493,6 +683,7 @@ def create_app(
     )
     app.state.service = service
     app.state.batcher = batcher
+    app.state.requires_api_key = keys is not None
     errors = ERROR_RESPONSES
     app.post("/v1/embeddings", response_model=EmbeddingResponse, responses=errors, tags=["embeddings"])(
         service.embeddings
@@ -505,5 +696,5 @@ def create_app(
     app.get("/metrics", response_class=Response, tags=["service"])(service.metrics_text)
     _install_error_handlers(app, limits)
     routes = frozenset(str(getattr(r, "path", "")) for r in app.routes)
-    app.add_middleware(ServiceMiddleware, metrics=batcher.metrics, max_body_bytes=limits.max_body_bytes, routes=routes)
+    app.add_middleware(ServiceMiddleware, metrics=batcher.metrics, limits=limits, routes=routes, api_keys=keys)
     return app

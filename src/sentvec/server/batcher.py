@@ -26,7 +26,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -38,6 +38,7 @@ __all__ = ["BatcherClosedError", "BatcherConfig", "Encoded", "MicroBatcher"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 # texts -> (embeddings (N, D), tokens fed to the model per text (N,))
 EncodeFn = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 # texts -> total tokens they will take in a batch (used for the token budget)
@@ -155,7 +156,7 @@ class MicroBatcher:
         self._arrived.set()
         return await job.future
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on the model thread, between batches (for work that uses the model)."""
         if self._executor is None:
             raise BatcherClosedError("the batcher is not running")
