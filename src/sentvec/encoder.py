@@ -476,10 +476,12 @@ class SentenceEncoder:
         return self.similarity_fn.pairwise(a, b)
 
     # --- persistence and facts ---------------------------------------------------------------------
-    def tokenize(self, texts: Sequence[str], *, prompt: str | None = None) -> Tokenized:
-        """Token ids and the truncation report, as ``encode`` would see them: behind ``prompt`` when given, with
-        the tokens the prompt occupies (its trailing special token excluded) in ``prompt_length``."""
+    def tokenize(self, texts: Sequence[str], *, prompt: str | None = None, prompt_name: str | None = None) -> Tokenized:
+        """Token ids and the truncation report, as ``encode`` would see them: behind ``prompt`` (or the named
+        prompt, else the model's default prompt), with the tokens the prompt occupies (its trailing special token
+        excluded) in ``prompt_length``."""
         texts = as_texts(texts)[0]
+        prompt = resolve_prompt(self.config.prompts, self.config.default_prompt_name, prompt, prompt_name)
         if not prompt:
             return self.tokenizer.tokenize(texts)
         prompt_length = self.tokenizer.count_tokens(prompt) - 1

@@ -115,5 +115,5 @@ class Embedder(Protocol):
     def similarity(self, a: Array, b: Array) -> Array:
         """Similarity matrix ``(N, M)`` with the model's similarity function."""
 
-    def tokenize(self, texts: Sequence[str], *, prompt: str | None = None) -> Tokenized:
-        """Token ids and the truncation report, as ``encode`` would see them."""
+    def tokenize(self, texts: Sequence[str], *, prompt: str | None = None, prompt_name: str | None = None) -> Tokenized:
+        """Token ids and the truncation report, as ``encode`` would see them (the default prompt included)."""

@@ -346,7 +346,7 @@ def test_concurrent_requests_are_merged_and_routed(http, model):
 
 
 # --- the batcher and the metrics on their own ------------------------------------------------------------------
-def _fake_encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _fake_encode(texts: list[str], prompt_name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     if any("boom" in t for t in texts):
         raise RuntimeError("boom")
     emb = np.array([[len(t), t.count("a")] for t in texts], dtype=np.float32)
@@ -356,14 +356,14 @@ def _fake_encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def test_batcher_budget_isolation_and_stop():
     calls: list[list[str]] = []
 
-    def recording_encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def recording_encode(texts: list[str], prompt_name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         calls.append(list(texts))
         return _fake_encode(texts)
 
     async def scenario() -> tuple[list[Any], ServerMetrics]:
         metrics = ServerMetrics()
         config = BatcherConfig(max_batch_tokens=8, max_wait_ms=20)
-        batcher = MicroBatcher(recording_encode, lambda ts: sum(len(t.split()) + 2 for t in ts), config, metrics)
+        batcher = MicroBatcher(recording_encode, lambda ts, _p: sum(len(t.split()) + 2 for t in ts), config, metrics)
         await batcher.start()
         jobs = [["a b", "c"], ["boom"], ["aa"], ["a b c d e f g h"]]  # 7, 3, 3, 10 tokens
         results = await asyncio.gather(*(batcher.encode(j) for j in jobs), return_exceptions=True)
@@ -392,13 +392,13 @@ def test_batcher_waits_for_returning_clients_after_a_batch():
     to max_wait_ms after the model frees, so they join (larger batches encode faster per text: see the README's
     service benchmark)."""
 
-    def slow_encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def slow_encode(texts: list[str], prompt_name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         time.sleep(0.15)
         return _fake_encode(texts)
 
     async def scenario() -> ServerMetrics:
         metrics = ServerMetrics()
-        batcher = MicroBatcher(slow_encode, lambda ts: 1, BatcherConfig(max_wait_ms=60), metrics)
+        batcher = MicroBatcher(slow_encode, lambda ts, _p: 1, BatcherConfig(max_wait_ms=60), metrics)
         await batcher.start()
 
         async def returning_client() -> None:  # asks again as soon as it is answered
@@ -421,7 +421,7 @@ def test_batcher_waits_for_returning_clients_after_a_batch():
 
 def test_batcher_fails_pending_on_stop():
     async def scenario() -> Any:
-        batcher = MicroBatcher(_fake_encode, lambda ts: 1, BatcherConfig(max_wait_ms=10_000))
+        batcher = MicroBatcher(_fake_encode, lambda ts, _p: 1, BatcherConfig(max_wait_ms=10_000))
         await batcher.start()
         task = asyncio.ensure_future(batcher.encode(["a"]))
         await asyncio.sleep(0.01)
@@ -485,3 +485,54 @@ def test_cli_serve_builds_app_with_flags(monkeypatch, model_dir, tmp_path):
     assert build_app(defaults).state.service.index is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--model", "m", "--max-inputs", "0"])
+
+
+class TestPromptChoice:
+    """Per-request prompts: ``input_type`` (query/document, Cohere's search_* names) or ``prompt_name`` (TEI)."""
+
+    TEXTS = ["the cat sleeps", "a dog runs"]
+
+    def _vectors(self, http, **extra):
+        response = http.post("/v1/embeddings", json={"input": self.TEXTS, **extra})
+        assert response.status_code == 200, response.text
+        return np.array([d["embedding"] for d in response.json()["data"]]), response.json()["usage"]
+
+    @pytest.mark.parametrize(
+        ("extra", "prompt"),
+        [
+            ({"input_type": "query"}, "query: "),
+            ({"input_type": "search_query"}, "query: "),
+            ({"prompt_name": "query"}, "query: "),
+            ({"input_type": "document"}, None),  # the model has no document prompt: its default (none)
+            ({}, None),
+        ],
+    )
+    def test_the_prompt_is_applied_and_counted(self, http, model, extra, prompt):
+        vectors, usage = self._vectors(http, **extra)
+        expected = model.encode(self.TEXTS, prompt=prompt, normalize_embeddings=True)
+        np.testing.assert_allclose(vectors, expected, atol=1e-5)
+        assert usage["prompt_tokens"] == model.tokenize(self.TEXTS, prompt=prompt).info.total_tokens
+
+    def test_bad_prompt_choices_are_422(self, http):
+        bad = http.post("/v1/embeddings", json={"input": "x", "prompt_name": "passage"})
+        assert bad.status_code == 422 and bad.json()["error"]["param"] == "prompt_name"
+        both = http.post("/v1/embeddings", json={"input": "x", "prompt_name": "query", "input_type": "query"})
+        assert both.status_code == 422
+        kind = http.post("/v1/embeddings", json={"input": "x", "input_type": "classification"})
+        assert kind.status_code == 422
+
+    def test_concurrent_requests_with_different_prompts_stay_apart(self, base_url, model):
+        import concurrent.futures
+
+        def post(extra):
+            with httpx.Client(base_url=base_url, trust_env=False, timeout=30) as client:
+                r = client.post("/v1/embeddings", json={"input": self.TEXTS, **extra})
+                return np.array([d["embedding"] for d in r.json()["data"]])
+
+        choices = [{"input_type": "query"}, {}] * 4
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(post, choices))
+        query = model.encode(self.TEXTS, prompt="query: ", normalize_embeddings=True)
+        plain = model.encode(self.TEXTS, prompt="", normalize_embeddings=True)
+        for extra, got in zip(choices, results, strict=True):
+            np.testing.assert_allclose(got, query if extra else plain, atol=1e-5)

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sentvec import __version__
 from sentvec.arrays import to_numpy
 from sentvec.postprocess import postprocess
+from sentvec.prompts import Role, role_prompt_name
 from sentvec.server.auth import ApiKeys
 from sentvec.server.batcher import BatcherClosedError, BatcherConfig, CountFn, EncodeFn, MicroBatcher
 from sentvec.server.limits import Limits
@@ -93,6 +94,15 @@ class ApiError(Exception):
 
 
 # --- request and response schemas -------------------------------------------------------------------------
+InputType = Literal["query", "document", "search_query", "search_document"]
+INPUT_TYPE_ROLES: dict[str, Role] = {
+    "query": Role.QUERY,
+    "search_query": Role.QUERY,
+    "document": Role.DOCUMENT,
+    "search_document": Role.DOCUMENT,
+}
+
+
 class EmbeddingRequest(BaseModel):
     """``POST /v1/embeddings``: OpenAI's request. Token-id inputs are rejected; ``model`` is not checked."""
 
@@ -103,6 +113,10 @@ class EmbeddingRequest(BaseModel):
     encoding_format: Literal["float", "base64"] = Field("float", description="base64: little-endian float32")
     dimensions: int | None = Field(None, ge=1, description="keep the first N dimensions, then renormalize")
     user: str | None = None
+    input_type: InputType | None = Field(
+        None, description="query or document: the model's query/document prompt (Cohere's search_* names too)"
+    )
+    prompt_name: str | None = Field(None, description="one of the model's named prompts (TEI's field)")
 
     @field_validator("input", mode="before")
     @classmethod
@@ -322,7 +336,7 @@ class _Service:
         if body.dimensions is not None and body.dimensions > dim:
             message = f"dimensions={_short(body.dimensions)} exceeds the model's {dim}"
             raise ApiError(422, message, "dimensions", "dimensions")
-        result = await self.batcher.encode(texts)
+        result = await self.batcher.encode(texts, self.prompt_name(body.input_type, body.prompt_name))
         vectors = to_numpy(
             postprocess(result.embeddings, truncate_dim=body.dimensions, normalize_embeddings=self.normalize)
         )
@@ -332,6 +346,21 @@ class _Service:
         ]
         usage = {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens}
         return JSONResponse({"object": "list", "data": data, "model": self.name, "usage": usage})
+
+    def prompt_name(self, input_type: InputType | None, prompt_name: str | None) -> str | None:
+        """The model prompt a request asks for: by name, or by role (``input_type``); None: the default prompt."""
+        if prompt_name is not None and input_type is not None:
+            raise ApiError(422, "send input_type or prompt_name, not both", "invalid_prompt", "prompt_name")
+        if prompt_name is not None:
+            if prompt_name not in self.model.prompts:
+                known = ", ".join(sorted(self.model.prompts)) or "none"
+                raise ApiError(
+                    422, f"unknown prompt_name; the model's prompts: {known}", "invalid_prompt", "prompt_name"
+                )
+            return prompt_name
+        if input_type is None:
+            return None
+        return role_prompt_name(self.model.prompts, INPUT_TYPE_ROLES[input_type])
 
     async def similarity(self, body: SimilarityRequest) -> Response:
         """The similarity matrix of ``a`` x ``b`` (or ``texts`` x ``texts``) with the model's function."""
@@ -408,9 +437,10 @@ def model_functions(model: SentenceEncoder, batch_size: int = 32) -> tuple[Encod
     A micro-batch's token budget (``BatcherConfig.max_batch_tokens``) sizes the merge of requests only; inside
     one, ``encode`` runs ``batch_size`` texts per forward pass, as in-process ``encode`` does."""
 
-    def encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(texts: list[str], prompt_name: str | None) -> tuple[np.ndarray, np.ndarray]:
         emb, info = model.encode(
             texts,
+            prompt_name=prompt_name,
             return_info=True,
             normalize_embeddings=False,
             convert_to_numpy=True,
@@ -419,8 +449,8 @@ def model_functions(model: SentenceEncoder, batch_size: int = 32) -> tuple[Encod
         )
         return np.asarray(emb, dtype=np.float32), info.fed_counts
 
-    def count_tokens(texts: list[str]) -> int:
-        return model.tokenize(texts).info.total_tokens
+    def count_tokens(texts: list[str], prompt_name: str | None) -> int:
+        return model.tokenize(texts, prompt_name=prompt_name).info.total_tokens
 
     return encode, count_tokens
 

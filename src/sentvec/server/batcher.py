@@ -39,10 +39,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = ParamSpec("P")
-# texts -> (embeddings (N, D), tokens fed to the model per text (N,))
-EncodeFn = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
-# texts -> total tokens they will take in a batch (used for the token budget)
-CountFn = Callable[[list[str]], int]
+# (texts, prompt name or None for the model's default) -> (embeddings (N, D), tokens fed to the model per text (N,))
+EncodeFn = Callable[[list[str], str | None], tuple[np.ndarray, np.ndarray]]
+# (texts, prompt name) -> total tokens they will take in a batch (used for the token budget)
+CountFn = Callable[[list[str], str | None], int]
 # Requests with at most this many characters are token-counted on the event loop (microseconds);
 # larger ones on a thread, so a huge request cannot stall the loop.
 INLINE_COUNT_CHARS = 8192
@@ -67,6 +67,7 @@ class _Job:
     tokens: int
     future: asyncio.Future[Encoded]
     enqueued: float
+    prompt_name: str | None = None  # requests share a batch only with requests of the same prompt
 
 
 class BatcherClosedError(RuntimeError):
@@ -137,18 +138,19 @@ class MicroBatcher:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
-    async def encode(self, texts: list[str]) -> Encoded:
-        """Queue ``texts`` (non-empty) for the next batch and wait for their embeddings."""
+    async def encode(self, texts: list[str], prompt_name: str | None = None) -> Encoded:
+        """Queue ``texts`` (non-empty) for the next batch and wait for their embeddings (behind the model's prompt
+        ``prompt_name``; None: its default prompt)."""
         if not texts:
             raise ValueError("no texts to encode")
         if self._task is None or self._arrived is None:
             raise BatcherClosedError("the batcher is not running")
         loop = asyncio.get_running_loop()
         if sum(len(t) for t in texts) <= INLINE_COUNT_CHARS:
-            tokens = self._count_tokens(texts)
+            tokens = self._count_tokens(texts, prompt_name)
         else:
-            tokens = await loop.run_in_executor(None, self._count_tokens, texts)
-        job = _Job(list(texts), max(int(tokens), 1), loop.create_future(), time.perf_counter())
+            tokens = await loop.run_in_executor(None, self._count_tokens, texts, prompt_name)
+        job = _Job(list(texts), max(int(tokens), 1), loop.create_future(), time.perf_counter(), prompt_name)
         self._queue.append(job)
         self._queued_tokens += job.tokens
         self._queued_texts += len(job.texts)
@@ -194,11 +196,17 @@ class MicroBatcher:
                 return
 
     def _take(self) -> list[_Job]:
-        """Oldest requests first, while they fit the budget (the first always fits); cancelled ones dropped."""
+        """Oldest requests first, while they fit the budget (the first always fits), all with the oldest one's
+        prompt (others wait their turn, in order); cancelled ones dropped."""
         jobs: list[_Job] = []
+        kept: collections.deque[_Job] = collections.deque()
         tokens = 0
+        prompt = self._queue[0].prompt_name if self._queue else None
         while self._queue:
             job = self._queue[0]
+            if job.prompt_name != prompt:
+                kept.append(self._queue.popleft())
+                continue
             if jobs and tokens + job.tokens > self.config.max_batch_tokens:
                 break
             self._queue.popleft()
@@ -207,6 +215,7 @@ class MicroBatcher:
             if not job.future.done():
                 jobs.append(job)
                 tokens += job.tokens
+        self._queue.extendleft(reversed(kept))
         self.metrics.queued_texts.set(self._queued_texts)
         return jobs
 
@@ -244,7 +253,7 @@ class MicroBatcher:
         texts = [t for job in jobs for t in job.texts]
         t0 = time.perf_counter()
         loop = asyncio.get_running_loop()
-        emb, counts = await loop.run_in_executor(self._executor, self._encode, texts)
+        emb, counts = await loop.run_in_executor(self._executor, self._encode, texts, jobs[0].prompt_name)
         if len(emb) != len(texts) or len(counts) != len(texts):
             raise RuntimeError(f"encode returned {len(emb)} rows and {len(counts)} counts for {len(texts)} texts")
         m = self.metrics

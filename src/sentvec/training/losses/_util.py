@@ -27,8 +27,9 @@ class Distance(str, enum.Enum):
 
 def embed(model: SentenceEncoder, texts: Sequence[str], prompt: str | None = None) -> torch.Tensor:
     """Sentence embeddings (B, D) of ``texts`` through the model's torch pipeline, with gradients (the training
-    forward pass: tokenized as ``encode`` would, behind ``prompt`` when given)."""
-    return model.torch.embed(model.tokenize(texts, prompt=prompt), model.tokenizer.pad_id)
+    forward pass: tokenized as ``encode`` would, behind ``prompt`` when given; as in the reference's training, the
+    model's default prompt is not added)."""
+    return model.torch.embed(model.tokenize(texts, prompt=prompt or ""), model.tokenizer.pad_id)
 
 
 def check_columns(name: str, embeddings: list[torch.Tensor], expected: int | None = None, minimum: int = 1) -> None:

@@ -56,7 +56,7 @@ class Loss(torch.nn.Module, abc.ABC):
         run apart, or short queries would be padded to their long passages' length (``benchmarks/embed_columns.py``
         measures both).
         """
-        longest = [int(self.model.tokenize(list(column)).lengths.max()) for column in columns]
+        longest = [int(self.model.tokenize(list(column), prompt="").lengths.max()) for column in columns]
         groups: list[list[int]] = []  # column indices, by length
         for i in sorted(range(len(columns)), key=longest.__getitem__):
             if groups and longest[i] <= MERGE_RATIO * longest[groups[-1][0]]:
