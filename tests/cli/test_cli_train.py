@@ -39,6 +39,9 @@ def test_train_with_flags_then_evaluate(sts_subsets, tmp_path, capsys):
     log = [json.loads(line) for line in (out / "trainer_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "eval" in r] == [10, 20]
     assert (out / "training_curve.png").is_file() and (out / "checkpoints" / "best" / "modules.json").is_file()
+    card = (out / "README.md").read_text(encoding="utf-8")  # the model card reports the run
+    assert "| train (train.csv) | sentence1, sentence2, score | 160 | CoSENTLoss |" in card
+    assert "| spearman_cosine |" in card and "20 optimizer steps" in card
     assert main(["eval", "sts", "--model", str(out), "--data", str(dev)]) == 0
     assert "primary: spearman_cosine" in capsys.readouterr().out
 

@@ -167,11 +167,10 @@ def test_interrupted_and_resumed_two_rank_run_ends_with_the_same_weights(
     worker = str(Path(__file__).with_name("_ddp_resume_worker.py"))
     _run(2, [worker, str(model), str(data), str(tmp_path / "full"), "full"])
     _run(2, [worker, str(model), str(data), str(tmp_path / "cut"), "cut"], expect_failure=True)
-    import torch
+    from sentvec.training.checkpoint import load_state
+    from sentvec.training.trainer import LAST_DIR
 
-    from sentvec.training.trainer import LAST_DIR, STATE_FILE
-
-    state = torch.load(tmp_path / "cut" / LAST_DIR / STATE_FILE, weights_only=False)
+    state = load_state(tmp_path / "cut" / LAST_DIR)
     assert state["position"]["step"] == 6 and len(state["rng"]) == 2
     _run(2, [worker, str(model), str(data), str(tmp_path / "cut"), "resume"])
     full, resumed = _weights(tmp_path / "full"), _weights(tmp_path / "cut")

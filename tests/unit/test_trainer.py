@@ -13,6 +13,7 @@ import torch
 import sentvec
 from sentvec.evaluation import SimilarityEvaluator
 from sentvec.training.args import TrainingArgs
+from sentvec.training.checkpoint import load_state
 from sentvec.training.data import load_data
 from sentvec.training.losses.base import Loss
 from sentvec.training.losses.in_batch_margin import InBatchMarginLoss
@@ -127,7 +128,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(fresh, 
     )
     with pytest.raises(TrainingError, match=r"loss is nan at step 5 .*checkpoints/last"):
         trainer.train()
-    state = torch.load(tmp_path / "nan" / LAST_DIR / "trainer_state.pt", weights_only=False)
+    state = load_state(tmp_path / "nan" / LAST_DIR)
     assert state["position"]["step"] == 4
     kept = sentvec.load(str(tmp_path / "nan" / LAST_DIR))
     assert np.isfinite(kept.encode(["a dog", "the cat runs"])).all()  # the kept weights are the good ones
@@ -182,7 +183,7 @@ def test_the_last_epoch_is_evaluated_and_checkpointed(fresh, tmp_path):
     Trainer(model, CoSENTLoss(model), data, args(tmp_path, "ep", epochs=2), evaluator).train()
     log = [json.loads(line) for line in (tmp_path / "ep" / "trainer_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "eval" in r] == [6, 12]  # one evaluation per epoch, the last one included
-    state = torch.load(tmp_path / "ep" / LAST_DIR / "trainer_state.pt", weights_only=False)
+    state = load_state(tmp_path / "ep" / LAST_DIR)
     assert state["position"]["step"] == 12
 
 

@@ -127,3 +127,38 @@ def test_hugging_face_dataset_source():
     with pytest.raises(DataFormatError) as err:
         list(load_data(bad, columns=["q", "p"]))
     assert (err.value.source, err.value.line, err.value.field) == ("Dataset", 2, "q")
+
+
+def test_column_names_for_reports_follow_names_given_for_positional_columns():
+    data = load_data([("a", "b", 1.0)], columns=[0, 1], label=2, label_kind="score")
+    assert data.column_names == ("0", "1", "2")
+    named = load_data([("a", "b", 1.0)], columns=[0, 1], label=2, label_kind="score", names=["s1", "s2", "score"])
+    assert named.column_names == ("s1", "s2", "score")
+    assert scale_scores(named, 0, 1).column_names == ("s1", "s2", "score")
+    with pytest.raises(ValueError, match="expected 3"):
+        load_data([("a", "b", 1.0)], columns=[0, 1], label=2, label_kind="score", names=["s1", "s2"])
+
+
+def test_emptiness_is_told_from_the_first_row_only(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n", encoding="utf-8")
+    assert load_data(path, columns=["a", "b"]).is_empty()
+    path.write_text("a,b\nx,y\n" + "broken\n", encoding="utf-8")  # a bad later row is not read
+    assert not load_data(path, columns=["a", "b"]).is_empty()
+    assert load_data([], columns=[0]).is_empty()
+
+
+def test_a_hugging_face_dataset_is_read_in_place_and_shuffled_in_full():
+    datasets = pytest.importorskip("datasets")
+    from sentvec.training.data import DatasetData, from_dataset
+
+    ds = datasets.Dataset.from_dict({"q": [f"q{i}" for i in range(30)], "p": [f"p{i}" for i in range(30)]})
+    data = from_dataset(ds)
+    assert isinstance(data, DatasetData) and len(data) == 30 and data.example(4) == Example(("q4", "p4"))
+    order = [e.texts[0] for e in shuffled(data, seed=1, buffer_size=2)]  # random access: no buffer needed
+    assert sorted(order) == sorted(f"q{i}" for i in range(30)) and order[:3] != ["q0", "q1", "q2"]
+    assert order == [e.texts[0] for e in shuffled(data, seed=1)]
+    bad = from_dataset(datasets.Dataset.from_dict({"q": ["x", " "], "p": ["y", "z"]}))
+    with pytest.raises(DataFormatError) as err:
+        bad.example(1)
+    assert (err.value.source, err.value.line, err.value.field) == ("Dataset", 2, "q")

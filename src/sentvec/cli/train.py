@@ -233,7 +233,7 @@ def train(settings: TrainSettings) -> int:
     """Train as ``settings`` say; rank 0 (the only process without torchrun) prints the report."""
     import sentvec
     from sentvec.training import losses
-    from sentvec.training.data import load_data, scale_scores
+    from sentvec.training.data import load_data, require_rows, scale_scores
 
     loss_cls: type[Loss] | None = getattr(losses, settings.loss, None)
     if loss_cls is None or settings.loss not in losses.__all__ or settings.loss in NOT_FROM_CLI:
@@ -241,11 +241,21 @@ def train(settings: TrainSettings) -> int:
         raise ValueError(f"unknown loss {settings.loss!r} for the command line; valid: {valid}")
     text_columns, label = _columns(settings)
     kind = loss_cls.label_kind.value if label is not None else "none"
+    names = None
+    if settings.columns:  # headerless: the columns are positions; the card names them as --columns does
+        label_names = [settings.columns[label]] if isinstance(label, int) else []
+        names = [*(settings.columns[c] for c in text_columns if isinstance(c, int)), *label_names]
     data = load_data(
-        settings.data, columns=text_columns, label=label, label_kind=kind, score_range=settings.score_range
+        settings.data,
+        columns=text_columns,
+        label=label,
+        label_kind=kind,
+        score_range=settings.score_range,
+        names=names,
     )
     if settings.score_range:
         data = scale_scores(data, *settings.score_range)
+    require_rows(data, "train")  # an empty file: one line naming it, before loading the model
     model = sentvec.load(settings.model, backend="torch")
     evaluator = None
     if settings.eval:

@@ -16,6 +16,8 @@ _LAZY = {
     "Schedule": "sentvec.training.args",
     "TrainResult": "sentvec.training.trainer",
     "TrainingError": "sentvec.training.trainer",
+    "CheckpointError": "sentvec.training.checkpoint",
+    "from_dataset": "sentvec.training.data",
     "load_data": "sentvec.training.data",
     "scale_scores": "sentvec.training.data",
     "Example": "sentvec.training.data",

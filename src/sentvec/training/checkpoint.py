@@ -75,7 +75,7 @@ def load_state(folder: Path) -> dict[str, object]:
     try:
         document = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(json_path, f"unreadable trainer state ({_first_line(e)})") from None
+        raise CheckpointError(json_path, f"unreadable trainer state ({first_line(e)})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT or "state" not in document:
         raise CheckpointError(json_path, f"not a sentvec trainer state (expected format {FORMAT!r})")
     if document.get("version") != VERSION:
@@ -85,14 +85,15 @@ def load_state(folder: Path) -> dict[str, object]:
     try:
         tensors = load_file(str(tensor_path), device="cpu")
     except (OSError, SafetensorError, ValueError) as e:
-        raise CheckpointError(tensor_path, f"unreadable trainer state tensors ({_first_line(e)})") from None
+        raise CheckpointError(tensor_path, f"unreadable trainer state tensors ({first_line(e)})") from None
     state = _decode(document["state"], tensors, json_path)
     if not isinstance(state, dict):
         raise CheckpointError(json_path, "the trainer state is not a mapping")
     return state
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -123,7 +124,8 @@ def _encode(value: object, tensors: dict[str, torch.Tensor], where: str) -> obje
     if isinstance(value, Mapping):
         if all(isinstance(k, str) and k not in _TAGS for k in value):
             return {k: _encode(v, tensors, f"{where}.{k}") for k, v in value.items()}
-        return {_ITEMS: [[_encode(k, tensors, where), _encode(v, tensors, f"{where}[{k!r}]")] for k, v in value.items()]}
+        items = [[_encode(k, tensors, where), _encode(v, tensors, f"{where}[{k!r}]")] for k, v in value.items()]
+        return {_ITEMS: items}
     raise TypeError(f"{where}: cannot checkpoint a {type(value).__name__} (tensors and plain types only)")
 
 
@@ -134,6 +136,12 @@ def _decode(value: object, tensors: Mapping[str, torch.Tensor], path: Path) -> o
         return [_decode(v, tensors, path) for v in value]
     if not isinstance(value, dict):
         raise CheckpointError(path, f"unexpected value {value!r}")
+    if any(tag in value for tag in _TAGS):
+        return _decode_tagged(value, tensors, path)
+    return {k: _decode(v, tensors, path) for k, v in value.items()}
+
+
+def _decode_tagged(value: dict[str, object], tensors: Mapping[str, torch.Tensor], path: Path) -> object:
     if _TENSOR in value:
         return _tensor(value[_TENSOR], tensors, path)
     if _NDARRAY in value:
@@ -157,7 +165,7 @@ def _decode(value: object, tensors: Mapping[str, torch.Tensor], path: Path) -> o
                 raise CheckpointError(path, f"unhashable mapping key {key!r}")
             out[decoded_key] = _decode(item, tensors, path)
         return out
-    return {k: _decode(v, tensors, path) for k, v in value.items()}
+    raise CheckpointError(path, f"unexpected value {value!r}")
 
 
 def _tensor(name: object, tensors: Mapping[str, torch.Tensor], path: Path) -> torch.Tensor:

@@ -49,18 +49,23 @@ class Example:
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    """How to read rows: which columns hold texts, which one the label, and what the label must be."""
+    """How to read rows: which columns hold texts, which one the label, and what the label must be. ``names``:
+    what reports (the model card) call the text columns and then the label, when ``columns`` are positions."""
 
     columns: tuple[Column, ...]
     label: Column | None = None
     label_kind: LabelKind = LabelKind.NONE
     score_range: tuple[float, float] | None = None
+    names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.columns:
             raise ValueError("name at least one text column")
         if self.label is None and self.label_kind is not LabelKind.NONE:
             raise ValueError(f"label_kind {self.label_kind.value!r} needs a label column")
+        expected = len(self.columns) + (self.label is not None)
+        if self.names is not None and len(self.names) != expected:
+            raise ValueError(f"names {list(self.names)}: expected {expected} (the text columns, then the label)")
 
 
 class TrainingData(Iterable[Example]):
@@ -88,7 +93,10 @@ class TrainingData(Iterable[Example]):
 
     @property
     def column_names(self) -> tuple[str, ...]:
-        """The text columns and then the label column, as names (positions of headerless files as digits)."""
+        """The text columns and then the label column, as names (``spec.names``, else the columns themselves:
+        positions as digits)."""
+        if self.spec.names is not None:
+            return self.spec.names
         label = () if self.spec.label is None else (self.spec.label,)
         return tuple(str(c) for c in (*self.spec.columns, *label))
 
@@ -154,6 +162,7 @@ def load_data(
     label: Column | None = None,
     label_kind: LabelKind | str = LabelKind.NONE,
     score_range: tuple[float, float] | None = None,
+    names: Sequence[str] | None = None,
 ) -> TrainingData:
     """Build training data from a CSV/TSV/JSONL path, a pandas DataFrame, a list of dicts or tuples, or a
     Hugging Face ``datasets.Dataset``.
@@ -161,9 +170,10 @@ def load_data(
     ``columns`` names the text columns in order (names for files with a header, dicts, DataFrames and datasets;
     0-based positions for headerless CSV/TSV files and tuples); ``label`` the label column; ``label_kind`` what
     it must hold (``"binary"``, ``"score"`` — within ``score_range`` when given —, ``"class"``, ``"embedding"``).
+    ``names``: what the model card calls the text columns and then the label (for positional columns).
     """
     kind = LabelKind(label_kind) if not isinstance(label_kind, LabelKind) else label_kind
-    spec = DataSpec(tuple(columns), label, kind, score_range)
+    spec = DataSpec(tuple(columns), label, kind, score_range, None if names is None else tuple(names))
     if isinstance(source, str | Path):
         return _file_data(Path(source), spec)
     if _is_dataframe(source):
@@ -207,8 +217,9 @@ def from_dataset(dataset: datasets.Dataset, label_kind: LabelKind | str = LabelK
         return load_data(dataset, columns=texts)
     if not labels:
         raise DataFormatError(
-            source, None, f"labels of kind {kind.value!r} are needed: name a column 'label' or 'score' "
-            f"(columns: {', '.join(names)})"
+            source,
+            None,
+            f"labels of kind {kind.value!r} are needed: name a column 'label' or 'score' (columns: {', '.join(names)})",
         )
     return load_data(dataset, columns=texts, label=labels[0], label_kind=kind)
 

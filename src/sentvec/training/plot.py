@@ -7,7 +7,10 @@ from pathlib import Path
 
 
 def plot_training_curve(log_file: Path, out: Path) -> Path | None:
-    """Draw ``trainer_log.jsonl`` into ``out``; None when matplotlib is missing or nothing was logged."""
+    """Draw ``trainer_log.jsonl`` into ``out``; None when matplotlib is missing or nothing was logged (a resumed run
+    too short to log writes no log)."""
+    if not log_file.is_file():
+        return None
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure

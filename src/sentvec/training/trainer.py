@@ -1,5 +1,6 @@
-"""The trainer: AdamW, warm-up then linear/cosine decay, clipping, accumulation, bf16 autocast, evaluation,
-best/last checkpoints, exact resume, several datasets each with its own loss, and a training curve."""
+"""The trainer: AdamW, warm-up then linear/cosine decay, clipping, accumulation, bf16 autocast, evaluation (an
+evaluator and/or evaluation losses), best/last checkpoints, exact resume from pickle-free checkpoints, several
+datasets each with its own loss (sentvec data or Hugging Face datasets), a training curve and a model card."""
 
 from __future__ import annotations
 
@@ -10,27 +11,33 @@ import random
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import torch
 
 from sentvec.distributed import ddp
 from sentvec.errors import SentvecError
+from sentvec.model_card import DatasetSummary, TrainingSummary
 from sentvec.training.args import Schedule, TrainingArgs
-from sentvec.training.data import Example, LabelKind, TrainingData
+from sentvec.training.checkpoint import STATE_JSON, CheckpointError, first_line, load_state, save_state
+from sentvec.training.data import Example, LabelKind, TrainingData, _is_hf_dataset, from_dataset, require_rows
 from sentvec.training.losses.base import Loss
-from sentvec.training.samplers import batches_per_epoch, epoch_batches
+from sentvec.training.samplers import batches, batches_per_epoch, epoch_batches
 
 if TYPE_CHECKING:
+    import datasets
     from tqdm import tqdm
 
     from sentvec.encoder import SentenceEncoder
     from sentvec.evaluation.base import Evaluator
 
+    # what a dataset may be: sentvec's (load_data) or a Hugging Face Dataset (the reference's column convention)
+    DataSource: TypeAlias = TrainingData | datasets.Dataset
+
 LOG_FILE = "trainer_log.jsonl"
 PLOT_FILE = "training_curve.png"
-STATE_FILE = "trainer_state.pt"
+STATE_FILE = STATE_JSON  # the resume state beside the weights (and trainer_state.safetensors for its tensors)
 LAST_DIR = "checkpoints/last"
 BEST_DIR = "checkpoints/best"
 
@@ -65,8 +72,17 @@ class Trainer:
     """Fine-tune a torch-backed :class:`~sentvec.SentenceEncoder` (its torch pipeline, ``model.torch``).
 
     ``loss`` and ``train_data`` are one loss and one dataset, or two dicts with the same keys (one loss per
-    dataset; batches alternate per ``args.multi_dataset_order``). ``evaluator`` is any
-    :class:`~sentvec.evaluation.Evaluator`; its primary metric picks the best checkpoint.
+    dataset; batches alternate per ``args.multi_dataset_order``); one loss with a dict of datasets (a
+    ``DatasetDict``) trains every dataset with that loss. A dataset is :class:`~sentvec.training.data.TrainingData`
+    (:func:`~sentvec.training.data.load_data`) or a Hugging Face ``datasets.Dataset`` read with the reference's
+    convention: a column named ``label`` or ``score`` is the label, the other columns are the inputs in order.
+
+    ``evaluator`` is any :class:`~sentvec.evaluation.Evaluator`; its primary metric picks the best checkpoint.
+    ``eval_dataset`` (a dataset, or a dict of them keyed like the losses) gets its loss computed at each evaluation
+    with the loss of the same name (the only loss when there is one) and logged as ``eval_loss`` (one dataset) or
+    ``eval_<name>_loss``; without an evaluator, the lowest mean evaluation loss picks the best checkpoint.
+    After training, the output folder holds the model and its card (``README.md``): the data, the losses, the
+    arguments and the last evaluation.
 
     Under ``torchrun`` (several processes) the trainer joins the process group (gloo on CPU, nccl on CUDA),
     ``args.batch_size`` is the batch of each rank, every rank embeds its slice of the same global batch, losses
@@ -78,20 +94,22 @@ class Trainer:
         self,
         model: SentenceEncoder,
         loss: Loss | Mapping[str, Loss],
-        train_data: TrainingData | Mapping[str, TrainingData],
+        train_data: DataSource | Mapping[str, DataSource],
         args: TrainingArgs,
         evaluator: Evaluator | None = None,
+        eval_dataset: DataSource | Mapping[str, DataSource] | None = None,
     ) -> None:
         self.model = model
-        self.losses = dict(loss) if isinstance(loss, Mapping) else {"train": loss}
-        self.datasets = dict(train_data) if isinstance(train_data, Mapping) else {"train": train_data}
-        if set(self.losses) != set(self.datasets):
-            raise ValueError(
-                f"losses {sorted(self.losses)} and datasets {sorted(self.datasets)} must have the same keys"
-            )
+        sources = dict(train_data) if isinstance(train_data, Mapping) else {"train": train_data}
+        self.losses = dict(loss) if isinstance(loss, Mapping) else dict.fromkeys(sources, loss)
+        if set(self.losses) != set(sources):
+            raise ValueError(f"losses {sorted(self.losses)} and datasets {sorted(sources)} must have the same keys")
+        self.datasets = {n: _training_data(n, sources[n], self.losses[n]) for n in sources}
         self.names = list(self.datasets)
         for name in self.names:
             _check_compatible(name, self.losses[name], self.datasets[name])
+            require_rows(self.datasets[name], name)
+        self.eval_losses, self.eval_datasets = self._eval_sets(eval_dataset)
         self.args = args
         self.evaluator = evaluator
         self.output = Path(args.output_dir)
@@ -110,6 +128,34 @@ class Trainer:
         self.total_steps = args.max_steps or self._steps_per_epoch() * args.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.position = _Position()
+        self.last_evaluation: dict[str, float] = {}  # the metrics (and evaluation losses) of the last evaluation
+        self.last_eval_step: int | None = None
+
+    def _eval_sets(
+        self, eval_dataset: DataSource | Mapping[str, DataSource] | None
+    ) -> tuple[dict[str, Loss], dict[str, TrainingData]]:
+        """The evaluation datasets and the loss each is scored with (the training loss of the same name)."""
+        if eval_dataset is None:
+            return {}, {}
+        if isinstance(eval_dataset, Mapping):
+            sources = dict(eval_dataset)
+        else:
+            sources = {self.names[0] if len(self.names) == 1 else "eval": eval_dataset}
+        losses: dict[str, Loss] = {}
+        for name in sources:
+            if name in self.losses:
+                losses[name] = self.losses[name]
+            elif len(set(map(id, self.losses.values()))) == 1:
+                losses[name] = next(iter(self.losses.values()))
+            else:
+                raise ValueError(
+                    f"evaluation dataset {name!r} has no loss of the same name (losses: {', '.join(self.losses)})"
+                )
+        data = {n: _training_data(n, sources[n], losses[n]) for n in sources}
+        for name in data:
+            _check_compatible(name, losses[name], data[name])
+            require_rows(data[name], name)
+        return losses, data
 
     def _steps_per_epoch(self) -> int:
         """Optimizer steps in one epoch (counting the datasets: a pass over each file, so only when needed)."""
@@ -171,21 +217,37 @@ class Trainer:
                 order=self.order,
                 buffer_size=args.shuffle_buffer,
             )
-            for _ in range(self.position.batches_in_epoch):  # resume: the same order, minus what was done
+            skipped = self.position.batches_in_epoch
+            for _ in range(skipped):  # resume: the same order, minus what was done
                 next(stream, None)
             group: list[tuple[int, list[Example]]] = []
+            stepped, seen_batches, seen_rows = False, 0, 0
             for index, batch in stream:
+                seen_batches, seen_rows = seen_batches + 1, seen_rows + len(batch)
                 if len(batch) < self.ranks.world_size:  # a last batch too short to give every rank a row
                     self.position.batches_in_epoch += 1  # (counted, so a resumed run skips it too)
                     continue
                 group.append((index, ddp.shard(batch, self.ranks)))
                 if len(group) == args.gradient_accumulation_steps:
                     self.position.batches_in_epoch += len(group)
+                    stepped = True
                     yield group
                     group = []
+            if not stepped and not skipped:  # an epoch without a step: without this check, an endless loop
+                raise TrainingError(self._no_step_message(seen_batches, seen_rows))
             self.position.epoch += 1
             self.position.batches_in_epoch = 0
             self._end_of_epoch()
+
+    def _no_step_message(self, seen_batches: int, seen_rows: int) -> str:
+        args, world = self.args, self.ranks.world_size
+        datasets = ", ".join(f"{n!r} ({self.datasets[n].source})" for n in self.names)
+        return (
+            f"epoch {self.position.epoch + 1} gave no training step: dataset(s) {datasets} made {seen_batches} "
+            f"batch(es) from {seen_rows} row(s), and a step needs {args.gradient_accumulation_steps} batch(es) "
+            f"(gradient_accumulation_steps) of at least {world} row(s) (one per rank); use more rows or a smaller "
+            "gradient_accumulation_steps; stopped without saving"
+        )
 
     def _optimizer_step(self, group: list[tuple[int, list[Example]]]) -> float:
         total = 0.0
@@ -211,8 +273,8 @@ class Trainer:
         self.position.step += 1
         return total
 
-    def _loss_value(self, name: str, batch: list[Example]) -> torch.Tensor:
-        loss_fn = self.losses[name]
+    def _loss_value(self, name: str, batch: list[Example], loss_fn: Loss | None = None) -> torch.Tensor:
+        loss_fn = self.losses[name] if loss_fn is None else loss_fn
         columns = [list(col) for col in zip(*(e.texts for e in batch), strict=True)]
         labels = _labels(batch, loss_fn.label_kind, self.backend.device)
         if self.args.bf16:
@@ -242,20 +304,54 @@ class Trainer:
             self._save_checkpoint()
 
     def _evaluate(self) -> None:
-        if self.evaluator is None:
+        if self.evaluator is None and not self.eval_datasets:
             return
+        self.last_eval_step = self.position.step
+        eval_losses = self._evaluation_losses()  # every rank: the losses gather the global batch
         if not self.ranks.is_main:  # the others wait for rank 0 in the next step's collectives
             return
-        self.pipeline.eval()
-        with torch.no_grad():
-            result = self.evaluator(self.model)
-        self.pipeline.train()
-        value = result.primary_value
-        self._log({"step": self.position.step, "eval": dict(result.metrics), "primary": result.primary_metric})
+        record: dict[str, object] = {"step": self.position.step, **eval_losses}
+        self.last_evaluation = dict(eval_losses)
+        if self.evaluator is not None:
+            self.pipeline.eval()
+            with torch.no_grad():
+                result = self.evaluator(self.model)
+            self.pipeline.train()
+            value, greater_is_better = result.primary_value, result.greater_is_better
+            record.update({"eval": dict(result.metrics), "primary": result.primary_metric})
+            self.last_evaluation.update(result.metrics)
+        else:  # no evaluator: the lowest evaluation loss is the best
+            value, greater_is_better = sum(eval_losses.values()) / len(eval_losses), False
+        self._log(record)
         best = self.position.best_metric
-        if best is None or (value > best if result.greater_is_better else value < best):
+        if not math.isfinite(value):
+            return
+        if best is None or (value > best if greater_is_better else value < best):
             self.position.best_metric, self.position.best_step = value, self.position.step
             _atomic_save(self.output / BEST_DIR, self.model.save)
+
+    def _evaluation_losses(self) -> dict[str, float]:
+        """The mean loss over each evaluation dataset (batches of the global batch size, in order, no gradients),
+        keyed ``eval_loss`` for one dataset and ``eval_<name>_loss`` for several."""
+        out: dict[str, float] = {}
+        if not self.eval_datasets:
+            return out
+        self.pipeline.eval()
+        try:
+            with torch.no_grad():
+                for name, data in self.eval_datasets.items():
+                    total, rows = 0.0, 0
+                    for batch in batches(data, self.global_batch_size):
+                        if len(batch) < self.ranks.world_size:  # as in training: every rank needs a row
+                            continue
+                        value = self._loss_value(name, ddp.shard(batch, self.ranks), self.eval_losses[name])
+                        total += float(value) * len(batch)
+                        rows += len(batch)
+                    key = "eval_loss" if len(self.eval_datasets) == 1 else f"eval_{name}_loss"
+                    out[key] = total / rows if rows else float("nan")
+        finally:
+            self.pipeline.train()
+        return out
 
     def _save_checkpoint(self) -> None:
         # each rank draws its own dropout masks: rank 0 saves every rank's RNG state, so a resumed run continues
@@ -275,28 +371,42 @@ class Trainer:
                 "rng": rng,  # one state per rank
                 "args": self.args.to_dict(),
             }
-            torch.save(state, folder / STATE_FILE)
+            save_state(state, folder)  # tensors in safetensors, the rest in JSON: nothing to unpickle on resume
 
         _atomic_save(self.output / LAST_DIR, write)
 
     def _restore(self, folder: Path) -> None:
+        """Weights, optimizer, scheduler, loss parameters, position and RNG states from a checkpoint folder; the
+        state is read (tensors and plain values only) and checked before anything is changed."""
         from sentvec.loading import load
 
-        state_path = folder / STATE_FILE
-        if not state_path.is_file():
-            raise FileNotFoundError(f"{state_path}: not a trainer checkpoint (no {STATE_FILE})")
+        state = load_state(folder)  # a CheckpointError naming the file when missing, truncated or malformed
+        where = folder / STATE_JSON
+        position = _position(state.get("position"), where)
+        optimizer, scheduler = _mapping(state, "optimizer", where), _mapping(state, "scheduler", where)
+        losses = _mapping(state, "losses", where)
+        unknown = sorted(set(losses) - set(self.losses))
+        if unknown:
+            raise CheckpointError(where, f"holds the state of loss(es) {unknown}, which this run does not have")
+        rngs = state.get("rng")
+        if not isinstance(rngs, list) or not rngs:
+            raise CheckpointError(where, "no RNG states")
+        rng = rngs[self.ranks.rank % len(rngs)]  # this rank's (with as many ranks as before)
         saved = load(folder, backend="torch", device="cpu")  # only its weights: load_state_dict copies them over
-        self.pipeline.load_state_dict(saved.torch.pipeline.state_dict())
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        for name, loss_state in state["losses"].items():
-            self.losses[name].load_state_dict(loss_state)
-        self.position = _Position(**state["position"])
-        rng = state["rng"][self.ranks.rank % len(state["rng"])]  # this rank's (with as many ranks as before)
-        torch.set_rng_state(rng["torch"])
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
+        try:
+            self.pipeline.load_state_dict(saved.torch.pipeline.state_dict())
+            self.optimizer.load_state_dict(optimizer)
+            self.scheduler.load_state_dict(scheduler)
+            for name in losses:
+                self.losses[name].load_state_dict(_mapping(losses, name, where))
+            if not isinstance(rng, dict):
+                raise TypeError("an RNG state is not a mapping")
+            torch.set_rng_state(rng["torch"])
+            random.setstate(rng["python"])
+            np.random.set_state(rng["numpy"])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+            raise CheckpointError(where, f"does not fit this run ({first_line(e)})") from None
+        self.position = position
 
     def _log(self, record: dict[str, object]) -> None:
         if not self.ranks.is_main:
@@ -316,14 +426,14 @@ class Trainer:
         )
 
     def _finish(self, last_loss: float) -> TrainResult:
-        if self.position.batches_in_epoch:  # stopped inside an epoch (or right at its end): close it out
-            if not self.args.eval_steps:
-                self._evaluate()
-            if not self.args.save_steps or self.position.step % self.args.save_steps:
-                self._save_checkpoint()
+        if self.position.step and self.last_eval_step != self.position.step:
+            self._evaluate()  # the final model's figures, for the card (stopped inside an epoch or between evals)
+        # stopped inside an epoch (or right at its end): close it out
+        if self.position.batches_in_epoch and (not self.args.save_steps or self.position.step % self.args.save_steps):
+            self._save_checkpoint()
         plot = None
         if self.ranks.is_main:
-            self.model.save(self.output)
+            self.model.save(self.output, training=self._summary())
         if self.args.plot and self.ranks.is_main:
             from sentvec.training.plot import plot_training_curve
 
@@ -338,6 +448,75 @@ class Trainer:
             log_file=str(self.output / LOG_FILE),
             plot_file=str(plot) if plot else None,
         )
+
+    def _summary(self) -> TrainingSummary:
+        """What the run did, for the model card: data (columns, rows), losses, arguments, the last evaluation."""
+        return TrainingSummary(
+            datasets=tuple(
+                DatasetSummary(
+                    name=_dataset_name(name, self.datasets[name]),
+                    columns=self.datasets[name].column_names,
+                    rows=len(self.datasets[name]),
+                    loss=type(self.losses[name]).__name__,
+                )
+                for name in self.names
+            ),
+            arguments=self.args.to_dict(),
+            steps=self.position.step,
+            evaluation=dict(self.last_evaluation),
+        )
+
+
+def _training_data(name: str, source: DataSource, loss: Loss) -> TrainingData:
+    """``source`` as training data: sentvec's as is; a Hugging Face Dataset with the reference's convention (the
+    ``label``/``score`` column is the label, as ``loss`` needs it; the other columns are the inputs)."""
+    if isinstance(source, TrainingData):
+        return source
+    if _is_hf_dataset(source):
+        return from_dataset(source, loss.label_kind)
+    raise TypeError(
+        f"dataset {name!r}: expected TrainingData (sentvec.training.load_data) or a datasets.Dataset, "
+        f"got {type(source).__name__}"
+    )
+
+
+def _dataset_name(name: str, data: TrainingData) -> str:
+    """The card's name of a dataset: its key, and where it came from when that says more (a file, a named
+    Hugging Face dataset)."""
+    source = data.source
+    if source in ("Dataset", "DataFrame", "list"):
+        return name
+    return f"{name} ({Path(source).name if Path(source).is_file() else source})"
+
+
+def _mapping(state: Mapping[str, object], key: str, where: Path) -> dict[str, object]:
+    value = state.get(key)
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise CheckpointError(where, f"{key!r} is missing or not a mapping")
+    return value
+
+
+def _position(value: object, where: Path) -> _Position:
+    """The saved position, each field checked (counts are integers >= 0)."""
+    if not isinstance(value, dict):
+        raise CheckpointError(where, "'position' is missing or not a mapping")
+    fields = {f.name for f in dataclasses.fields(_Position)}
+    if set(value) != fields:
+        raise CheckpointError(where, f"'position' has fields {sorted(value)}; expected {sorted(fields)}")
+    counts = ("step", "epoch", "batches_in_epoch")
+    ok = all(isinstance(value[k], int) and not isinstance(value[k], bool) and value[k] >= 0 for k in counts)
+    ok = ok and (value["best_step"] is None or isinstance(value["best_step"], int))
+    ok = ok and (value["best_metric"] is None or isinstance(value["best_metric"], int | float))
+    if not ok:
+        raise CheckpointError(where, f"malformed 'position' {value!r}")
+    best_metric = value["best_metric"]
+    return _Position(
+        step=value["step"],
+        epoch=value["epoch"],
+        batches_in_epoch=value["batches_in_epoch"],
+        best_metric=None if best_metric is None else float(best_metric),
+        best_step=value["best_step"],
+    )
 
 
 def _check_compatible(name: str, loss: Loss, data: TrainingData) -> None:
