@@ -20,7 +20,7 @@ from sentvec.arrays import ArrayLike, as_embedding_matrix, to_numpy
 from sentvec.quantization import Precision
 from sentvec.quantization import quantize_embeddings as _quantize
 from sentvec.search.exact import semantic_search as _semantic_search
-from sentvec.search.mining import community_detection as _community_detection
+from sentvec.search.mining import communities_by_center
 from sentvec.search.mining import paraphrase_mining_embeddings as _paraphrase_mining_embeddings
 from sentvec.similarity import Array, SimilarityFunction
 
@@ -192,11 +192,13 @@ def community_detection(
     batch_size: int = 1024,
     show_progress_bar: bool = False,
 ) -> list[list[int]]:
-    """Groups of rows whose cosine similarity to a central row is at least ``threshold``, largest first."""
+    """Groups of rows whose cosine similarity to a central row is at least ``threshold``, largest first; each starts
+    with its central row, then the rest by similarity to it (the reference's order)."""
     del show_progress_bar
-    return _community_detection(
+    found = communities_by_center(
         as_embedding_matrix(embeddings), threshold=threshold, min_size=min_community_size, batch_size=batch_size
     )
+    return sorted((members for _, members in found), key=len, reverse=True)  # stable: as the reference orders them
 
 
 def quantize_embeddings(

@@ -129,6 +129,16 @@ def community_detection(
     Returns:
         Non-overlapping communities, each a sorted list of row indices; largest first, ties by the smallest row.
     """
+    communities = [sorted(members) for _, members in communities_by_center(embeddings, threshold, min_size, batch_size)]
+    communities.sort(key=lambda c: (-len(c), c[0]))
+    return communities
+
+
+def communities_by_center(
+    embeddings: ArrayLike, threshold: float = 0.75, min_size: int = 10, batch_size: int = 1024
+) -> list[tuple[int, list[int]]]:
+    """:func:`community_detection`'s communities as ``(central row, members)``, the members central row first, then
+    by similarity to it (descending, ties by the smaller row); largest first, in the order they were taken."""
     _check_positive(min_size=min_size, batch_size=batch_size)
     emb = as_embedding_matrix(embeddings)
     n = emb.shape[0]
@@ -140,10 +150,12 @@ def community_detection(
         block = emb[start : start + batch_size] @ emb.T
         close = block >= threshold
         for offset in np.flatnonzero(close.sum(axis=1) >= min_size).tolist():
-            proposals.append((start + offset, np.flatnonzero(close[offset])))
+            members = np.flatnonzero(close[offset])
+            order = np.lexsort((members, -block[offset, members]))  # by score descending, then row
+            proposals.append((start + offset, members[order]))
     proposals.sort(key=lambda p: (-len(p[1]), p[0]))
     used = np.zeros(n, dtype=bool)
-    communities: list[list[int]] = []
+    communities: list[tuple[int, list[int]]] = []
     for center, members in proposals:
         if used[center]:
             continue
@@ -151,8 +163,7 @@ def community_detection(
         if len(free) >= min_size:
             used[free] = True
             used[center] = True
-            communities.append(sorted({center, *free.tolist()}))
-    communities.sort(key=lambda c: (-len(c), c[0]))
+            communities.append((center, [center, *(int(m) for m in free if m != center)]))
     return communities
 
 
