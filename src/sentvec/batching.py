@@ -62,6 +62,9 @@ class Tokenized:
     lengths: np.ndarray  # (N,) int64, after truncation
     info: EncodeInfo
     prompt_length: int | None = None  # tokens of the prompt at the start of each input (no prompt: None)
+    # Per input, its token type (segment) ids, (L_i,) int64: 0 for a pair's first text, 1 for its second. None: all
+    # zeros (single texts, and models that read no segment ids).
+    type_ids: list[np.ndarray] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +138,91 @@ class TextTokenizer:
         return Tokenized(ids=ids, lengths=lengths, info=info)
 
 
+class PairTokenizer:
+    """A ``tokenizers.Tokenizer`` configured for text pairs, as a cross-encoder reads them: ``(query, document)``
+    joined by the tokenizer's pair template, truncated ``longest_first`` (the longer text loses tokens first, as the
+    reference truncates) at ``max_length`` tokens, specials included. Truncation is reported per pair.
+
+    ``segment_ids``: keep the template's token type ids (0 for the first text, 1 for the second); when False the
+    model gets zeros (RoBERTa-like models have a single token type).
+    """
+
+    def __init__(
+        self,
+        tokenizer: tokenizers.Tokenizer,
+        max_length: int,
+        do_lower_case: bool = False,
+        segment_ids: bool = True,
+    ) -> None:
+        import tokenizers
+
+        self.pad_id = _pad_id(tokenizer)
+        tokenizer.no_padding()
+        self._tok = tokenizer
+        self._full = tokenizers.Tokenizer.from_str(tokenizer.to_str())  # the same tokenizer, never truncating
+        self._full.no_truncation()
+        self._full.no_padding()
+        self._n_special = tokenizer.num_special_tokens_to_add(True)
+        self.do_lower_case = do_lower_case
+        self.segment_ids = segment_ids
+        self.max_length = 0
+        self.set_max_length(max_length)
+
+    @classmethod
+    def from_folder(
+        cls, folder: Path, max_length: int, do_lower_case: bool = False, segment_ids: bool = True
+    ) -> PairTokenizer:
+        """Load ``tokenizer.json`` from ``folder`` (or convert a slow tokenizer with transformers)."""
+        import tokenizers
+
+        path = folder / TOKENIZER_FILE
+        if path.is_file():
+            try:
+                tok = tokenizers.Tokenizer.from_file(str(path))
+            except Exception as e:  # the Rust error is opaque; name the file
+                raise ModelFormatError(path, f"cannot parse tokenizer: {e}") from e
+        else:
+            tok = _convert_slow_tokenizer(folder)
+        return cls(tok, max_length, do_lower_case, segment_ids)
+
+    @property
+    def backend(self) -> tokenizers.Tokenizer:
+        """The underlying ``tokenizers.Tokenizer`` (truncating at ``max_length``)."""
+        return self._tok
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens in the vocabulary (added tokens included)."""
+        return int(self._tok.get_vocab_size(with_added_tokens=True))
+
+    def set_max_length(self, max_length: int) -> None:
+        """Change where pairs are truncated (it must leave room for the special tokens and one token of each text)."""
+        if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < self._n_special + 2:
+            raise ValueError(
+                f"max_length must be an integer >= {self._n_special + 2} (the pair template adds {self._n_special} "
+                f"special tokens), got {max_length!r}"
+            )
+        self._tok.enable_truncation(max_length=max_length, strategy="longest_first")
+        self.max_length = max_length
+
+    def tokenize_pairs(self, pairs: Sequence[tuple[str, str]]) -> Tokenized:
+        """Tokenize pairs; the pairs longer than ``max_length`` are truncated ``longest_first`` and reported, with
+        the lengths they would have had (special tokens included) in ``info.token_counts``."""
+        items = [(a.lower(), b.lower()) for a, b in pairs] if self.do_lower_case else [(a, b) for a, b in pairs]
+        encodings = self._full.encode_batch(items, add_special_tokens=True)
+        full = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        over = np.flatnonzero(full > self.max_length)
+        if len(over):  # only the long pairs are encoded again, truncated
+            cut = self._tok.encode_batch([items[i] for i in over], add_special_tokens=True)
+            for i, encoding in zip(over, cut, strict=True):
+                encodings[i] = encoding
+        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        type_ids = [np.asarray(e.type_ids, dtype=np.int64) for e in encodings] if self.segment_ids else None
+        info = EncodeInfo(token_counts=full, truncated=full > lengths, max_seq_length=self.max_length)
+        return Tokenized(ids=ids, lengths=lengths, info=info, type_ids=type_ids)
+
+
 def plan_batches(tokenized: Tokenized, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
     """Row indices of each batch: texts of similar length together, longest first (so memory errors show early).
 
@@ -156,9 +244,12 @@ def plan_batches(tokenized: Tokenized, batch_size: int, max_tokens: int | None =
 
 
 def padded_batches(tokenized: Tokenized, plan: Sequence[np.ndarray], pad_id: int = 0) -> Iterator[TokenBatch]:
-    """Pad the batches of a plan, one at a time."""
+    """Pad the batches of a plan, one at a time (with the inputs' token type ids when they have them)."""
+    type_ids = tokenized.type_ids
     for rows in plan:
-        yield pad_batch([tokenized.ids[i] for i in rows], rows, pad_id)
+        yield pad_batch(
+            [tokenized.ids[i] for i in rows], rows, pad_id, None if type_ids is None else [type_ids[i] for i in rows]
+        )
 
 
 def length_sorted_batches(
@@ -168,18 +259,24 @@ def length_sorted_batches(
     return padded_batches(tokenized, plan_batches(tokenized, batch_size, max_tokens), pad_id)
 
 
-def pad_batch(seqs: Sequence[np.ndarray], rows: np.ndarray, pad_id: int = 0) -> TokenBatch:
-    """Right-pad token id sequences into a ``(B, T)`` batch."""
+def pad_batch(
+    seqs: Sequence[np.ndarray], rows: np.ndarray, pad_id: int = 0, type_ids: Sequence[np.ndarray] | None = None
+) -> TokenBatch:
+    """Right-pad token id sequences into a ``(B, T)`` batch; ``type_ids`` (one per sequence, same lengths) are
+    padded with 0, and are all zeros when not given."""
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     width = int(lengths.max()) if len(seqs) else 0
     mask = np.arange(width)[None, :] < lengths[:, None]  # (B, T)
     input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
     if len(seqs):
         input_ids[mask] = np.concatenate(seqs)
+    token_type_ids = np.zeros_like(input_ids)
+    if type_ids is not None and len(seqs):
+        token_type_ids[mask] = np.concatenate(type_ids)
     return TokenBatch(
         input_ids=input_ids,
         attention_mask=mask.astype(np.int64),
-        token_type_ids=np.zeros_like(input_ids),
+        token_type_ids=token_type_ids,
         rows=np.asarray(rows, dtype=np.int64),
     )
 

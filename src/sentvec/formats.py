@@ -311,3 +311,248 @@ def write_modules(root: Path, kinds_and_paths: list[tuple[ModuleKind, str]]) -> 
         for i, (kind, path) in enumerate(kinds_and_paths)
     ]
     write_json(root / MODULES_FILE, data)
+
+
+# --- cross-encoder (reranker) folders -----------------------------------------------------------------------------
+# The reference writes a reranker as a Hugging Face sequence-classification model plus, depending on its version:
+#   6.x:   modules.json (one Transformer at the root), sentence_bert_config.json with ``transformer_task:
+#          "sequence-classification"``, config_sentence_transformers.json with ``model_type: "CrossEncoder"`` and
+#          ``activation_fn``;
+#   4.x-5.x: config.json's ``sentence_transformers`` key: ``{"activation_fn": ..., "version": ...}``;
+#   < 4.0: config.json's ``sbert_ce_default_activation_function``.
+CROSS_ENCODER_MODEL_TYPE = "CrossEncoder"
+CROSS_ENCODER_TASK = "sequence-classification"
+HF_ST_KEY = "sentence_transformers"  # config.json key of 4.x-5.x rerankers (also read by vLLM and TEI)
+HF_LEGACY_ACTIVATION_KEY = "sbert_ce_default_activation_function"  # config.json key before 4.0
+# The module type 6.x writes for a reranker's single Transformer; its sentence_bert_config.json as 6.x writes it.
+CROSS_ENCODER_TRANSFORMER_TYPE = "sentence_transformers.base.modules.transformer.Transformer"
+CROSS_ENCODER_SBERT_CONFIG: dict[str, Any] = {
+    "transformer_task": CROSS_ENCODER_TASK,
+    "modality_config": {"text": {"method": "forward", "method_output_name": "logits"}},
+    "module_output_name": "scores",
+}
+SEQUENCE_CLASSIFICATION_SUFFIX = "ForSequenceClassification"
+ONNX_LOGITS_OUTPUT = "logits"  # the output of a reranker graph (sentvec's export and the reference's alike)
+
+
+@dataclasses.dataclass(frozen=True)
+class RerankerConfig:
+    """What a reranker folder says about itself, from whichever of the reference's layouts it is written in.
+
+    ``activation_fn`` is the dotted name as written (resolved later through a closed registry, never imported) and
+    ``activation_source`` the file and key it came from; both are None when the folder names no activation.
+    ``segment_ids``: whether the model gets real token type ids (0 for the query, 1 for the document), as the
+    reference feeds them: when its tokenizer lists them (``model_input_names``, else by tokenizer class, see
+    :data:`SEGMENT_ID_TOKENIZERS`) and the model has two token types or more.
+    """
+
+    root: Path
+    layout: str  # "sentence-transformers" (6.x modules.json layout) or "huggingface" (config.json only)
+    architecture: str  # config.json's model_type ("bert", "xlm-roberta", ...)
+    num_labels: int
+    labels: tuple[str, ...]
+    max_length: int
+    do_lower_case: bool
+    segment_ids: bool
+    activation_fn: str | None = None
+    activation_source: str | None = None
+    prompts: dict[str, str] = dataclasses.field(default_factory=dict)
+    default_prompt_name: str | None = None
+
+
+def _labels(path: Path, hf: dict[str, Any]) -> tuple[str, ...]:
+    """The class labels in index order: ``id2label`` (transformers' default when absent: two labels)."""
+    id2label = hf.get("id2label")
+    if id2label is None:
+        count = hf.get("num_labels", 2)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ModelFormatError(path, f"num_labels must be a positive integer, got {count!r}")
+        return tuple(f"LABEL_{i}" for i in range(count))
+    if not isinstance(id2label, dict) or not id2label:
+        raise ModelFormatError(path, "'id2label' must be a non-empty object")
+    try:
+        ordered = sorted(id2label.items(), key=lambda kv: int(kv[0]))
+    except ValueError as e:
+        raise ModelFormatError(path, f"'id2label' keys must be integers: {e}") from e
+    return tuple(str(label) for _, label in ordered)
+
+
+def _reranker_layout(root: Path) -> str:
+    """The layout of a reranker folder: "sentence-transformers" (6.x) or "huggingface" (config.json only).
+
+    Anything else (an embedding model, another module pipeline) is a ModelFormatError saying what it is."""
+    modules_path, st_path = root / MODULES_FILE, root / ST_CONFIG_FILE
+    if not modules_path.is_file():
+        return "huggingface"
+    st = read_json(st_path) if st_path.is_file() else {}
+    model_type = st.get("model_type") if isinstance(st, dict) else None
+    if model_type not in (None, CROSS_ENCODER_MODEL_TYPE):
+        raise ModelFormatError(st_path, f"model_type is {model_type!r}, not a cross-encoder; load it with sentvec.load")
+    raw = read_json(modules_path)
+    entries = raw if isinstance(raw, list) else []
+    types = [item.get("type") for item in entries if isinstance(item, dict)]
+    if len(entries) != 1 or MODULE_TYPES.get(str(types[0]) if types else "") is not ModuleKind.TRANSFORMER:
+        raise ModelFormatError(
+            modules_path,
+            f"a cross-encoder folder lists one Transformer module (a sequence-classification model); found {types}"
+            + ("; this looks like a sentence-embedding model: load it with sentvec.load" if len(types) > 1 else ""),
+        )
+    path = _module_path(root, modules_path, 0, entries[0].get("path", ""))
+    sbert_path = root / SBERT_CONFIG_FILE
+    sbert = read_json(sbert_path) if sbert_path.is_file() else {}
+    task = sbert.get("transformer_task") if isinstance(sbert, dict) else None
+    if path or task != CROSS_ENCODER_TASK:
+        raise ModelFormatError(
+            sbert_path,
+            f"transformer_task is {task!r} (module path {path!r}): sentvec reranks with a sequence-classification "
+            f"Transformer at the folder's root (transformer_task {CROSS_ENCODER_TASK!r})",
+        )
+    return "sentence-transformers"
+
+
+def _reranker_activation(root: Path, hf: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The activation named by the folder and where, in the reference's order of precedence."""
+    st_path = root / ST_CONFIG_FILE
+    st = read_json(st_path) if st_path.is_file() else {}
+    candidates = (
+        (st.get("activation_fn") if isinstance(st, dict) else None, f"{ST_CONFIG_FILE}: activation_fn"),
+        ((hf.get(HF_ST_KEY) or {}).get("activation_fn"), f"{HF_CONFIG_FILE}: {HF_ST_KEY}.activation_fn"),
+        (hf.get(HF_LEGACY_ACTIVATION_KEY), f"{HF_CONFIG_FILE}: {HF_LEGACY_ACTIVATION_KEY}"),
+    )
+    for value, source in candidates:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ModelFormatError(root / source.split(":")[0], f"{source.split(': ')[1]} must be a string")
+        return value, source
+    return None, None
+
+
+# Whether a reranker gets real token type ids follows the tokenizer class's ``model_input_names`` in transformers 5
+# (what sentence-transformers 6.x runs on): these classes list ``token_type_ids`` (ELECTRA, MobileBERT, SqueezeBERT,
+# LayoutLM and LXMERT tokenizers are BERT's); every other class, the generic ``PreTrainedTokenizerFast`` included,
+# does not. Without a ``tokenizer_class``, the model type decides (its default tokenizer).
+SEGMENT_ID_TOKENIZERS = frozenset(
+    {
+        "BertTokenizer",
+        "ElectraTokenizer",
+        "MobileBertTokenizer",
+        "SqueezeBertTokenizer",
+        "LayoutLMTokenizer",
+        "LxmertTokenizer",
+        "DPRContextEncoderTokenizer",
+        "DPRQuestionEncoderTokenizer",
+        "ConvBertTokenizer",
+        "DebertaTokenizer",
+        "DebertaV2Tokenizer",
+        "CanineTokenizer",
+        "FNetTokenizer",
+        "LayoutLMv2Tokenizer",
+        "MarkupLMTokenizer",
+        "TapasTokenizer",
+    }
+)
+SEGMENT_ID_MODEL_TYPES = frozenset(
+    {"bert", "electra", "mobilebert", "squeezebert", "layoutlm", "lxmert", "dpr", "convbert", "deberta", "deberta-v2"}
+    | {"canine", "fnet", "layoutlmv2", "markuplm", "tapas"}
+)
+
+
+def _segment_ids(root: Path, hf: dict[str, Any]) -> bool:
+    """Whether the reference feeds this model real token type ids (see :data:`SEGMENT_ID_TOKENIZERS`)."""
+    type_vocab = hf.get("type_vocab_size")
+    if isinstance(type_vocab, int) and type_vocab < 2:  # one token type (RoBERTa, XLM-R) or none (DeBERTa-v3)
+        return False
+    tok_path = root / TOKENIZER_CONFIG_FILE
+    tok = read_json(tok_path) if tok_path.is_file() else {}
+    tok = tok if isinstance(tok, dict) else {}
+    names = tok.get("model_input_names")
+    if isinstance(names, list):
+        return "token_type_ids" in names
+    cls = tok.get("tokenizer_class")
+    if isinstance(cls, str):
+        return cls.removesuffix("Fast") in SEGMENT_ID_TOKENIZERS
+    return hf.get("model_type") in SEGMENT_ID_MODEL_TYPES
+
+
+def read_reranker_config(root: Path, max_length: int | None = None) -> RerankerConfig:
+    """Identify and read a reranker folder (either layout); a folder that is no sequence-classification model is a
+    ModelFormatError naming the file that says so."""
+    if not root.is_dir():
+        raise ModelFormatError(root, "not a folder")
+    hf_path = root / HF_CONFIG_FILE
+    if not hf_path.is_file():
+        raise ModelFormatError(hf_path, "missing: a reranker folder holds a Hugging Face sequence-classification model")
+    layout = _reranker_layout(root)
+    hf = read_json(hf_path)
+    if not isinstance(hf, dict):
+        raise ModelFormatError(hf_path, "expected a JSON object")
+    architectures = hf.get("architectures") or []
+    if not any(isinstance(a, str) and a.endswith(SEQUENCE_CLASSIFICATION_SUFFIX) for a in architectures):
+        raise ModelFormatError(
+            hf_path,
+            f"architectures {architectures} has no *{SEQUENCE_CLASSIFICATION_SUFFIX}: not a cross-encoder "
+            "(an embedding model loads with sentvec.load; a reranker needs a trained classification head)",
+        )
+    labels = _labels(hf_path, hf)
+    tconfig = read_transformer_config(root, max_length)
+    activation, source = _reranker_activation(root, hf)
+    prompts = read_encoder_config(root) if layout == "sentence-transformers" else EncoderConfig()
+    return RerankerConfig(
+        root=root,
+        layout=layout,
+        architecture=str(hf.get("model_type", "unknown")),
+        num_labels=len(labels),
+        labels=labels,
+        max_length=tconfig.max_seq_length,
+        do_lower_case=tconfig.do_lower_case,
+        segment_ids=_segment_ids(root, hf),
+        activation_fn=activation,
+        activation_source=source,
+        prompts=dict(prompts.prompts),
+        default_prompt_name=prompts.default_prompt_name,
+    )
+
+
+def write_reranker_files(
+    root: Path,
+    *,
+    activation_fn: str | None,
+    max_length: int,
+    do_lower_case: bool,
+    prompts: dict[str, str] | None = None,
+    default_prompt_name: str | None = None,
+) -> None:
+    """Write the reference's reranker files into a folder that already holds the model and its tokenizer: the 6.x
+    layout (modules.json, sentence_bert_config.json, config_sentence_transformers.json) and the activation in
+    config.json's ``sentence_transformers`` key (what 4.x-5.x, vLLM and TEI read); ``tokenizer_config.json``'s
+    ``model_max_length`` follows ``max_length``."""
+    from sentvec import __version__
+
+    write_json(root / MODULES_FILE, [{"idx": 0, "name": "0", "path": "", "type": CROSS_ENCODER_TRANSFORMER_TYPE}])
+    write_json(
+        root / SBERT_CONFIG_FILE,
+        {**CROSS_ENCODER_SBERT_CONFIG, "max_seq_length": max_length, "do_lower_case": do_lower_case},
+    )
+    st: dict[str, Any] = {
+        "__version__": {"sentvec": __version__},
+        "model_type": CROSS_ENCODER_MODEL_TYPE,
+        "prompts": dict(prompts or {}),
+        "default_prompt_name": default_prompt_name,
+    }
+    if activation_fn is not None:
+        st["activation_fn"] = activation_fn
+    write_json(root / ST_CONFIG_FILE, st)
+    hf_path = root / HF_CONFIG_FILE
+    hf = read_json(hf_path)
+    hf.pop(HF_LEGACY_ACTIVATION_KEY, None)
+    if activation_fn is not None:
+        hf[HF_ST_KEY] = {"activation_fn": activation_fn}
+    else:
+        hf.pop(HF_ST_KEY, None)
+    write_json(hf_path, hf)
+    tok_path = root / TOKENIZER_CONFIG_FILE
+    tok = read_json(tok_path) if tok_path.is_file() else {}
+    if isinstance(tok, dict):
+        tok["model_max_length"] = max_length
+        write_json(tok_path, tok)

@@ -1,4 +1,4 @@
-"""The contract every use of a model types against: :class:`Embedder`.
+"""The contracts every use of a model types against: :class:`Embedder` (and :class:`Reranker` for cross-encoders).
 
 Evaluation, search, the index, clustering, classification, the server and the losses need only this much of a
 model; :class:`sentvec.SentenceEncoder` implements it, and so can a test double or a remote model. Torch-only
@@ -17,6 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sentvec.batching import Tokenized
     from sentvec.quantization import Precision
+    from sentvec.rerank.results import RankedDocument, TextPair
     from sentvec.similarity import Array, SimilarityFunction
 
 
@@ -117,3 +118,43 @@ class Embedder(Protocol):
 
     def tokenize(self, texts: Sequence[str], *, prompt: str | None = None, prompt_name: str | None = None) -> Tokenized:
         """Token ids and the truncation report, as ``encode`` would see them (the default prompt included)."""
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """(query, document) pairs in, one relevance score per pair out: what reranking in search, the index and the
+    server needs of a cross-encoder. :class:`sentvec.CrossEncoder` implements it."""
+
+    @property
+    def name(self) -> str:
+        """A human-readable name (the path or model id it was loaded from)."""
+
+    @property
+    def num_labels(self) -> int:
+        """Scores per pair (1 for a reranker)."""
+
+    @property
+    def max_length(self) -> int:
+        """Pairs longer than this many tokens are truncated (and reported)."""
+
+    def predict(
+        self,
+        pairs: Sequence[TextPair],
+        *,
+        batch_size: int = 32,
+        apply_softmax: bool = False,
+        show_progress_bar: bool | None = None,
+    ) -> np.ndarray:
+        """Scores in input order: ``(N,)`` for one label, ``(N, C)`` for C labels (float32)."""
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_k: int | None = None,
+        return_documents: bool = False,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+    ) -> list[RankedDocument]:
+        """The documents best first (the ``top_k`` best when given)."""

@@ -1,0 +1,9 @@
+"""Cross-encoder reranking: :class:`CrossEncoder` (``predict`` pairs, ``rank`` documents), built from a folder or a
+model name with ``CrossEncoder(name_or_path)`` or :func:`load_reranker`. Importing this package loads neither torch
+nor transformers."""
+
+from sentvec.rerank.activation import Activation
+from sentvec.rerank.model import CrossEncoder, load_reranker
+from sentvec.rerank.results import RankedDocument, RerankerInfo, TextPair
+
+__all__ = ["Activation", "CrossEncoder", "RankedDocument", "RerankerInfo", "TextPair", "load_reranker"]
