@@ -293,6 +293,15 @@ def read_encoder_config(root: Path) -> EncoderConfig:
     return EncoderConfig(prompts=dict(prompts), default_prompt_name=default, similarity_fn=sim)
 
 
+def is_reranker_folder(root: Path) -> bool:
+    """Whether ``config_sentence_transformers.json`` says the folder is a cross-encoder (the reference's 6.x layout)."""
+    path = root / ST_CONFIG_FILE
+    if not path.is_file():
+        return False
+    raw = read_json(path)
+    return isinstance(raw, dict) and raw.get("model_type") == "CrossEncoder"
+
+
 def read_layout(root: Path) -> ModelLayout:
     """Identify and read a model folder, or fail listing the layouts that were tried."""
     if not root.is_dir():

@@ -40,7 +40,8 @@ def _packaged(name: str) -> Path | None:
 
 
 def _hub_ids(name: str) -> list[str]:
-    return [name] if "/" in name else [f"sentence-transformers/{name}", name]
+    # short names: the reference's organisations for embedding models and for rerankers, then the name itself
+    return [name] if "/" in name else [f"sentence-transformers/{name}", f"cross-encoder/{name}", name]
 
 
 def resolve_model_path(name_or_path: str | os.PathLike[str], hub: HubOptions | None = None) -> Path:

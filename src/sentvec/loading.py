@@ -13,8 +13,10 @@ from sentvec.encoder import SentenceEncoder
 from sentvec.enums import parse_enum
 from sentvec.errors import MissingExtraError, ModelFormatError
 from sentvec.formats import (
+    ST_CONFIG_FILE,
     EncoderConfig,
     ModelLayout,
+    is_reranker_folder,
     onnx_graph_candidates,
     onnx_graph_path,
     onnx_named_graph,
@@ -66,6 +68,10 @@ def load(
     pooling_mode = None if pooling is None else PoolingMode.parse(pooling)
     hub = HubOptions(revision=revision, cache_folder=cache_folder, local_files_only=local_files_only, token=token)
     root = resolve_model_path(name_or_path, hub)
+    if is_reranker_folder(root):
+        raise ModelFormatError(
+            root / ST_CONFIG_FILE, "this folder is a cross-encoder (reranker): load it with sentvec.load_reranker"
+        )
     layout = read_layout(root)
     if pooling is not None and layout.layout != "huggingface":
         raise ValueError("pooling= applies to plain Hugging Face folders; this folder configures its own Pooling")

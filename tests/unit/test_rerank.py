@@ -460,3 +460,12 @@ def test_the_reference_reads_what_sentvec_saves(folders, tmp_path):
     assert theirs.max_seq_length == 12 and type(theirs.activation_fn).__name__ == "Sigmoid"
     long_pairs = [*PAIRS, ("the cat " * 20, "dog")]
     assert np.abs(theirs.predict(long_pairs) - one.predict(long_pairs)).max() <= 1e-5
+
+
+def test_loading_a_reranker_as_an_encoder_points_to_load_reranker(folders, tmp_path):
+    from sentvec.errors import ModelFormatError
+
+    saved = tmp_path / "saved"
+    load_reranker(str(next(iter(folders.values())))).save(saved)  # the 6.x layout: model_type CrossEncoder
+    with pytest.raises(ModelFormatError, match="cross-encoder .* sentvec.load_reranker"):
+        sentvec.load(str(saved))
