@@ -95,7 +95,7 @@ def test_mine_paraphrases(capsys, model_dir, texts_file, tmp_path):
     scores = [r["score"] for r in rows]
     assert scores == sorted(scores, reverse=True)
     assert f"{len(rows)} pairs among {len(TEXTS)} texts" in stdout
-    code, stdout, _ = _run(capsys, *args[:-2], "--threshold", 2, "--output", out)
+    code, stdout, _ = _run(capsys, *args[:-2], "--threshold", 2, "--output", out, "--overwrite")
     assert code == 0 and out.read_text() == "" and stdout.startswith("0 pairs")
 
 

@@ -325,3 +325,41 @@ def test_beir_missing_split(tmp_path):
     with pytest.raises(DataFormatError, match="file not found") as exc:
         load_beir(_write_beir(tmp_path), split="dev")
     assert exc.value.source.endswith("dev.tsv")
+
+
+# --- the reference's names and dict access (porting layer) -----------------------------------------------------------
+
+
+def test_embedding_similarity_evaluator_is_the_similarity_evaluator():
+    import sentvec.evaluation
+    from sentvec.evaluation import EmbeddingSimilarityEvaluator, SimilarityEvaluator
+
+    assert EmbeddingSimilarityEvaluator is SimilarityEvaluator
+    assert "EmbeddingSimilarityEvaluator" in sentvec.evaluation.__all__
+    model = _Fixed({"a": [1, 0], "b": [1, 0.1], "c": [0, 1], "d": [1, 1], "e": [-1, 0.2], "f": [1, -0.3]})
+    evaluator = EmbeddingSimilarityEvaluator(["a", "c", "e"], ["b", "d", "f"], [5.0, 2.5, 0.0], name="sts-dev")
+    result = evaluator(model)
+    assert result["spearman_cosine"] == result.metrics["spearman_cosine"] == result.primary_value
+
+
+def test_result_reads_like_the_reference_dict():
+    result = EvaluationResult(
+        name="sts-dev", metrics={"pearson_cosine": 80.0, "spearman_cosine": 81.5}, primary_metric="spearman_cosine"
+    )
+    assert result["spearman_cosine"] == 81.5 and result["pearson_cosine"] == 80.0
+    assert result["sts-dev_spearman_cosine"] == 81.5  # the reference prefixes the evaluator's name
+    assert "spearman_cosine" in result and "sts-dev_pearson_cosine" in result
+    assert "spearman_dot" not in result and 3 not in result
+    assert list(result.keys()) == ["pearson_cosine", "spearman_cosine"] == list(result)
+    assert list(result.values()) == [80.0, 81.5] and len(result) == 2
+    assert dict(result.items()) == dict(result) == dict(result.metrics)
+    assert result.get("spearman_cosine") == 81.5 and result.get("nope") is None and result.get("nope", 0.0) == 0.0
+    assert result.primary_metric == "spearman_cosine" and result.primary_value == 81.5  # the typed API stays
+
+
+def test_result_unknown_metric_is_a_key_error_listing_the_metrics():
+    result = EvaluationResult(name="x", metrics={"a": 1.0, "b": 2.0}, primary_metric="a")
+    with pytest.raises(KeyError, match=r"no metric 'spearman_cosine' in result 'x'; the metrics are a, b"):
+        result["spearman_cosine"]
+    unnamed = EvaluationResult(name="", metrics={"a": 1.0}, primary_metric="a")
+    assert unnamed["a"] == 1.0 and "_a" not in unnamed

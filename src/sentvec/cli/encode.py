@@ -8,7 +8,19 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sentvec.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, Subparsers, load_model, model_arg
+from sentvec.cli.common import (
+    BACKEND_CHOICES,
+    PRECISION_CHOICES,
+    Subparsers,
+    check_output_file,
+    check_output_folder,
+    check_prompt_name,
+    encoding_args,
+    load_model,
+    model_arg,
+    overwrite_arg,
+    quantized,
+)
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -28,11 +40,13 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--field", help="text field of a .jsonl input (ray: of any input; default text)")
     p.add_argument("--column", help="text column of a .csv/.tsv input: header name or 0-based index")
     p.add_argument("--output", required=True, help=".npy, .parquet or .jsonl (ray: an output folder)")
+    overwrite_arg(p, "an existing --output (ray: write into a folder that holds files)")
     p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
     p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
     p.add_argument("--chunk-size", type=int, default=4096, help="texts read and written at a time (bounds memory)")
     p.add_argument("--precision", default="float32", choices=PRECISION_CHOICES)
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    encoding_args(p, "put the model's prompt of this name before each text (e.g. query, document)")
     ray_opts = p.add_argument_group("--engine ray")
     ray_opts.add_argument("--engine", default="local", choices=["local", "ray"])
     ray_opts.add_argument("--id-field", default="id", help="document id field, written to the id column")
@@ -61,6 +75,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     source, output = Path(args.input), Path(args.output)
     if output.suffix.lower() not in OUTPUT_TYPES:
         raise ValueError(f"{output}: unsupported output type; use one of {', '.join(OUTPUT_TYPES)}")
+    check_output_file(output, overwrite=args.overwrite, inputs=[source])  # before minutes of loading and encoding
 
     def texts() -> Iterator[str]:
         return read_texts(source, field=args.field, column=args.column)
@@ -69,11 +84,13 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if total == 0:
         raise ValueError(f"{source}: no texts")
     model = load_model(args)
+    check_prompt_name(model, args.prompt_name)
     n_tokens = n_truncated = 0
     chunks = model.encode_stream(
         texts(),
         chunk_size=args.chunk_size,
         batch_size=args.batch_size,
+        prompt_name=args.prompt_name,
         normalize_embeddings=args.normalize,
         precision=args.precision,
     )
@@ -97,6 +114,10 @@ def cmd_encode_ray(args: argparse.Namespace) -> int:
 
     if args.column is not None:
         raise ValueError("--column is for local CSV input; with --engine ray name the text field with --field")
+    if args.prompt_name is not None:
+        raise ValueError("--prompt-name is not supported with --engine ray yet; use --engine local")
+    if "://" not in args.output:
+        check_output_folder(Path(args.output), overwrite=args.overwrite)
     # this process is the command's own: Ray Data's notices stay quiet, and a failed job's traceback, which Ray
     # logs as well as raising it, is left to the one-line error the command prints
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -114,6 +135,7 @@ def cmd_encode_ray(args: argparse.Namespace) -> int:
         batch_size=args.rows_per_call,
         encode_batch_size=args.batch_size,
         backend=args.backend,
+        quantized=quantized(args),
         normalize=args.normalize,
         precision=args.precision,
         address=args.address,

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sentvec.cli.common import Subparsers, load_model, model_arg
-from sentvec.cli.output import finish, print_ir_table
+from sentvec.cli.output import check_json_out, finish, json_out_arg, print_ir_table
 from sentvec.errors import DataFormatError
 
 BINARY_COLUMNS = ("sentence1", "sentence2", "label")
@@ -25,7 +25,7 @@ def add_parser(sub: Subparsers) -> None:
     sts.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, score")
     sts.add_argument("--columns", help="comma-separated column names for files with a header")
     sts.add_argument("--batch-size", type=int, default=32)
-    sts.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
+    json_out_arg(sts)
     sts.set_defaults(func=cmd_eval_sts)
     ir = eval_sub.add_parser(
         "ir",
@@ -57,7 +57,7 @@ def add_parser(sub: Subparsers) -> None:
     triplet.add_argument("--columns", help="comma-separated names of the anchor, positive and negative columns")
     for p, func in ((ir, cmd_eval_ir), (binary, cmd_eval_binary), (triplet, cmd_eval_triplet)):
         p.add_argument("--batch-size", type=int, default=32)
-        p.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
+        json_out_arg(p)
         p.set_defaults(func=func)
 
 
@@ -82,6 +82,7 @@ def cmd_eval_sts(args: argparse.Namespace) -> int:
     """``sentvec eval sts``."""
     from sentvec.evaluation import SimilarityEvaluator
 
+    check_json_out(args)
     columns = args.columns.split(",") if args.columns else None
     evaluator = SimilarityEvaluator.from_file(args.data, columns=columns, batch_size=args.batch_size)
     result = evaluator(load_model(args))
@@ -96,6 +97,7 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
     """``sentvec eval ir``: a BEIR folder with a model, or an index with queries and qrels."""
     from sentvec.evaluation import InformationRetrievalEvaluator
 
+    check_json_out(args)
     if args.index is not None:
         if args.queries is None or args.qrels is None:
             raise ValueError("--index needs --queries and --qrels")
@@ -120,6 +122,7 @@ def cmd_eval_binary(args: argparse.Namespace) -> int:
     """``sentvec eval binary``."""
     from sentvec.evaluation import BinaryClassificationEvaluator
 
+    check_json_out(args)
     columns = _columns(args.columns, BINARY_COLUMNS)
     s1, s2, labels = load_labelled_pairs(args.data, columns)
     evaluator = BinaryClassificationEvaluator(s1, s2, labels, batch_size=args.batch_size)
@@ -136,6 +139,7 @@ def cmd_eval_triplet(args: argparse.Namespace) -> int:
     """``sentvec eval triplet``."""
     from sentvec.evaluation import TripletEvaluator
 
+    check_json_out(args)
     anchors, positives, negatives = load_triplets(args.data, _columns(args.columns, TRIPLET_COLUMNS))
     evaluator = TripletEvaluator(anchors, positives, negatives, batch_size=args.batch_size)
     result = evaluator(load_model(args))
@@ -184,17 +188,21 @@ def load_triplets(path: Path, columns: Sequence[str]) -> tuple[list[str], list[s
 
 
 def _jsonl_triplets(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, list[object]]]:
+    from sentvec.evaluation.data import utf8_errors
     from sentvec.jsonl import iter_objects
 
-    for line, obj in iter_objects(path):
-        for name in columns:
-            if name not in obj:
-                raise DataFormatError(path, line, "missing field", name)
-        yield line, [obj[name] for name in columns]
+    with utf8_errors(path):
+        for line, obj in iter_objects(path):
+            for name in columns:
+                if name not in obj:
+                    raise DataFormatError(path, line, "missing field", name)
+            yield line, [obj[name] for name in columns]
 
 
 def _delimited_triplets(path: Path, columns: Sequence[str], delimiter: str) -> Iterator[tuple[int, list[object]]]:
-    with open(path, encoding="utf-8", newline="") as f:
+    from sentvec.evaluation.data import utf8_errors
+
+    with utf8_errors(path), open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
         header: list[str] | None = None
         for row in reader:

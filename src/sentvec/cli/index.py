@@ -1,4 +1,5 @@
-"""``sentvec index build|add|search|info|eval``: a persistent semantic index on disk (:mod:`sentvec.search.index`)."""
+"""``sentvec index build|add|search|info|eval|rebuild-lexical``: a persistent index on disk
+(:mod:`sentvec.search.index`), searched by embeddings, by BM25 or both (``--mode dense|lexical|hybrid``)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,33 @@ import json
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
-from sentvec.cli.common import INDEX_PRECISION_CHOICES, Subparsers, load_model, model_arg
-from sentvec.cli.output import finish, print_ir_table
+from sentvec.cli.common import (
+    INDEX_PRECISION_CHOICES,
+    Subparsers,
+    check_prompt_name,
+    encoding_args,
+    load_model,
+    model_arg,
+)
+from sentvec.cli.output import check_json_out, finish, json_out_arg, print_ir_table
 from sentvec.errors import DataFormatError
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from sentvec.encoder import SentenceEncoder
-    from sentvec.search.index import Index
+    from sentvec.evaluation.base import EvaluationResult
+    from sentvec.search.index import Index, SearchHit
+    from sentvec.similarity import SimilarityFunction
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+# The values of sentvec.search's SearchMode, FusionMethod and LexicalTokenizer (spelled out: importing them loads
+# numpy, and building the parser stays light; tests/unit/test_index_lexical.py checks they agree).
+MODE_CHOICES = ("dense", "lexical", "hybrid")
+FUSION_CHOICES = ("rrf", "convex")
+TOKENIZER_CHOICES = ("mixed", "english", "cjk")
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -35,6 +52,8 @@ def add_parser(sub: Subparsers) -> None:
     build.add_argument(
         "--precision", default="float32", choices=INDEX_PRECISION_CHOICES, help="vectors the HNSW graph holds"
     )
+    build.add_argument("--no-lexical", action="store_true", help="no lexical (BM25) index: dense search only")
+    _tokenizer_arg(build, "mixed")
     build.set_defaults(func=cmd_build)
 
     add = isub.add_parser("add", help="add the documents of a file to an index (ids already present are skipped)")
@@ -47,6 +66,11 @@ def add_parser(sub: Subparsers) -> None:
         q.add_argument("--text-field", default="text", help="text field of a .jsonl input (default: text)")
         q.add_argument("--title-field", default="title", help="title field, prepended to the text (default: title)")
         q.add_argument("--batch-size", type=int, default=256, help="documents encoded and committed at a time")
+        encoding_args(
+            q,
+            "the prompt the documents are encoded with; it must be the index's document prompt (the model's "
+            "'document', 'passage' or 'corpus' prompt, else its default): checked before anything is added",
+        )
 
     search = isub.add_parser("search", help="search an index with a text query")
     search.add_argument("dir", type=Path, help="index folder")
@@ -54,8 +78,18 @@ def add_parser(sub: Subparsers) -> None:
     search.add_argument("-k", type=int, default=10, help="number of results (default: 10)")
     search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE", help="metadata equality")
     search.add_argument("--json", action="store_true", help="print the hits as a JSON list")
-    search.add_argument("--exact", action="store_true", help="exact search instead of the HNSW graph")
+    search.add_argument("--exact", action="store_true", help="exact dense search instead of the HNSW graph")
+    encoding_args(search, "encode the query with this prompt of the model (default: the index's query prompt)")
     search.set_defaults(func=cmd_search)
+
+    rebuild = isub.add_parser(
+        "rebuild-lexical",
+        help="give an index a lexical (BM25) index, or rebuild its own (another tokenizer); needs no model",
+        description="Tokenize every document again and rebuild the index's FTS5 table, in one transaction.",
+    )
+    rebuild.add_argument("dir", type=Path, help="index folder")
+    _tokenizer_arg(rebuild, None)
+    rebuild.set_defaults(func=cmd_rebuild_lexical)
 
     info = isub.add_parser("info", help="describe an index: model, fingerprint, precision, counts")
     info.add_argument("dir", type=Path, help="index folder")
@@ -70,10 +104,55 @@ def add_parser(sub: Subparsers) -> None:
     ev.add_argument("--queries", required=True, type=Path, help="BEIR queries.jsonl (_id, text)")
     ev.add_argument("--qrels", required=True, type=Path, help="BEIR qrels .tsv (query-id, corpus-id, score)")
     ev.add_argument("--exact", action="store_true", help="exact search (equals `sentvec eval ir` on the same data)")
-    ev.add_argument("--json", type=Path, dest="json_out", help="also write the result as JSON here")
+    json_out_arg(ev)
     ev.set_defaults(func=cmd_eval)
     for q in (search, ev):
         model_arg(q, required=False, default="the index's model")
+        search_mode_args(q)
+
+
+def _tokenizer_arg(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--tokenizer",
+        default=default,
+        choices=TOKENIZER_CHOICES,
+        help="how the lexical index cuts texts into terms: mixed (English words stemmed, CJK as characters and "
+        "bigrams), english, cjk (default: " + (default or "the index's, else mixed") + ")",
+    )
+
+
+def search_mode_args(parser: argparse.ArgumentParser) -> None:
+    """``--mode``, ``--fusion``, ``--rrf-k``, ``--alpha``, ``--candidates`` (also for ``sentvec eval ir --index``)."""
+    parser.add_argument(
+        "--mode", default="dense", choices=MODE_CHOICES, help="embeddings, BM25 or both fused (default: dense)"
+    )
+    parser.add_argument("--fusion", default="rrf", choices=FUSION_CHOICES, help="hybrid fusion (default: rrf)")
+    parser.add_argument("--rrf-k", type=float, default=60.0, help="RRF's constant: 1 / (k + rank) (default: 60)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="convex fusion's dense weight (default: 0.5)")
+    parser.add_argument(
+        "--candidates", type=int, default=None, help="hybrid: each retriever's candidates (default: max(k, 100))"
+    )
+
+
+class SearchOptions(TypedDict):
+    """The keywords ``Index.search`` takes from the ``--mode`` arguments."""
+
+    mode: str
+    fusion: str
+    rrf_k: float
+    alpha: float
+    candidates: int | None
+
+
+def search_options(args: argparse.Namespace) -> SearchOptions:
+    """The search keywords of the ``--mode`` arguments (defaults where a parser lacks them)."""
+    return SearchOptions(
+        mode=getattr(args, "mode", "dense"),
+        fusion=getattr(args, "fusion", "rrf"),
+        rrf_k=getattr(args, "rrf_k", 60.0),
+        alpha=getattr(args, "alpha", 0.5),
+        candidates=getattr(args, "candidates", None),
+    )
 
 
 # --- input --------------------------------------------------------------------------------------------------------
@@ -85,6 +164,7 @@ def read_documents(
     """Documents of a file, lazily: ``.txt`` lines as strings; ``.jsonl`` objects as ``{"id", "text",
     "metadata"}`` with text ``(title + " " + text).strip()`` (as :func:`~sentvec.evaluation.load_beir`) and
     metadata the record's ``metadata`` object plus its other fields."""
+    from sentvec.evaluation.data import utf8_errors
     from sentvec.jsonl import iter_objects
 
     if path.suffix.lower() == ".txt":
@@ -96,8 +176,9 @@ def read_documents(
         raise DataFormatError(path, None, "file not found")
     if path.suffix.lower() != ".jsonl":
         raise DataFormatError(path, None, "unsupported input type; use .jsonl or .txt")
-    for line, obj in iter_objects(path):
-        yield _document(path, line, obj, id_field, text_field, title_field)
+    with utf8_errors(path):
+        for line, obj in iter_objects(path):
+            yield _document(path, line, obj, id_field, text_field, title_field)
 
 
 def _document(
@@ -136,6 +217,13 @@ def _load_model(args: argparse.Namespace, folder: Path | None = None) -> Sentenc
 # --- commands -----------------------------------------------------------------------------------------------------
 
 
+def _check_documents(args: argparse.Namespace) -> None:
+    """Read the whole input once before the model loads: a malformed line (bad JSON, a missing field, bytes that
+    are not UTF-8) is reported before anything is encoded or written."""
+    for _ in read_documents(args.input, args.id_field, args.text_field, args.title_field):
+        pass
+
+
 def _fill(index: Index, args: argparse.Namespace) -> int:
     docs = read_documents(args.input, args.id_field, args.text_field, args.title_field)
     start = time.perf_counter()
@@ -147,25 +235,49 @@ def _fill(index: Index, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_document_prompt(model: SentenceEncoder, name: str | None, index_choice: str | None) -> None:
+    """``--prompt-name`` on build/add: it must be the prompt the index encodes documents with (``index_choice``,
+    the name the index records, when the model has it; else the model's default prompt, as the index does)."""
+    if name is None:
+        return
+    check_prompt_name(model, name)
+    used = index_choice if index_choice is not None and index_choice in model.prompts else None
+    used = used or model.config.default_prompt_name
+    if name != used:
+        uses = f"the model's {used!r} prompt" if used else "no prompt"
+        raise ValueError(
+            f"--prompt-name {name!r}: the index encodes its documents with {uses} (its document prompt, chosen "
+            "from the model's 'document', 'passage' or 'corpus' prompt when it has one, else its default); "
+            "documents encoded otherwise would not match its queries"
+        )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     """``sentvec index build``."""
+    from sentvec.prompts import Role, role_prompt_name
     from sentvec.search.index import Index
 
     if not args.input.is_file():
         raise DataFormatError(args.input, None, "file not found")
     if Index.exists(args.out):
         raise FileExistsError(f"{args.out}: already holds an index; add to it with `sentvec index add`")
+    _check_documents(args)
     model = _load_model(args)
-    with Index.create(args.out, model, precision=args.precision) as index:
+    _check_document_prompt(model, args.prompt_name, role_prompt_name(model.prompts, Role.DOCUMENT))
+    lexical = False if args.no_lexical else args.tokenizer
+    with Index.create(args.out, model, precision=args.precision, lexical=lexical) as index:
         return _fill(index, args)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     """``sentvec index add``."""
+    from sentvec.prompts import Role
     from sentvec.search.index import Index
 
+    _check_documents(args)
     model = _load_model(args, args.dir)
     with Index.open(args.dir, model) as index:
+        _check_document_prompt(model, args.prompt_name, index.config.prompt_name(Role.DOCUMENT))
         return _fill(index, args)
 
 
@@ -186,17 +298,57 @@ def cmd_search(args: argparse.Namespace) -> int:
     """``sentvec index search``."""
     from sentvec.search.index import Index
 
-    model = _load_model(args, args.dir)
+    options = search_options(args)
+    model = None if args.mode == "lexical" and args.prompt_name is None else _load_model(args, args.dir)
+    if model is not None:
+        check_prompt_name(model, args.prompt_name)
+    where = _parse_filter(args.filter)
     with Index.open(args.dir, model, read_only=True) as index:
-        hits = index.search(args.query, k=args.k, filter=_parse_filter(args.filter), exact=args.exact)
+        if model is not None and args.prompt_name is not None and args.mode != "lexical":
+            # a chosen prompt: the query is encoded here, and searched by its vector (its text for BM25)
+            vector = model.encode(args.query, prompt_name=args.prompt_name)
+            hits = index.search(vector, k=args.k, filter=where, exact=args.exact, text=args.query, **options)
+        else:
+            hits = index.search(args.query, k=args.k, filter=where, exact=args.exact, **options)
     if args.json:
-        print(json.dumps([{"id": h.id, "score": h.score, "text": h.text, "metadata": dict(h.metadata)} for h in hits]))
+        print(json.dumps([_hit_json(h) for h in hits]))
         return 0
     for rank, hit in enumerate(hits, start=1):
         text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
-        print(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}")
+        found = "" if args.mode != "hybrid" else f"  [{'+'.join(hit.retrievers)}]"
+        print(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}{found}")
     if not hits:
         print("no results")
+    return 0
+
+
+def _hit_json(hit: SearchHit) -> dict[str, JSONValue]:
+    return {
+        "id": hit.id,
+        "score": hit.score,
+        "text": hit.text,
+        "metadata": dict(hit.metadata),
+        "title": hit.title,
+        "dense_rank": hit.dense_rank,
+        "dense_score": hit.dense_score,
+        "lexical_rank": hit.lexical_rank,
+        "lexical_score": hit.lexical_score,
+    }
+
+
+def cmd_rebuild_lexical(args: argparse.Namespace) -> int:
+    """``sentvec index rebuild-lexical``."""
+    from sentvec.search.index import Index
+
+    start = time.perf_counter()
+    with Index.open(args.dir) as index:
+        lexical = index.rebuild_lexical(tokenizer=args.tokenizer)
+        count = len(index)
+    print(
+        f"rebuilt the lexical index of {args.dir}: {count} documents, tokenizer {lexical.tokenizer.value} "
+        f"(title weight {lexical.title_weight:g}, text weight {lexical.text_weight:g}) in "
+        f"{time.perf_counter() - start:.1f}s"
+    )
     return 0
 
 
@@ -216,21 +368,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_index(args.dir, args)
 
 
+def _evaluate_mode(
+    index: Index,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, float]],
+    exact: bool,
+    options: SearchOptions,
+    name: str,
+) -> EvaluationResult:
+    """:func:`~sentvec.evaluation.evaluate_index`'s metrics for lexical or hybrid search."""
+    from sentvec.evaluation.retrieval import DEFAULT_KS, relevant_queries, score_rankings
+
+    query_ids, relevant = relevant_queries(queries, qrels)
+    depth = max(k for values in DEFAULT_KS.values() for k in values)
+    hits = index.search_many([queries[q] for q in query_ids], k=depth, exact=exact, **options)
+    rankings: dict[SimilarityFunction, list[list[Hashable]]] = {index.similarity: [[h.id for h in row] for row in hits]}
+    return score_rankings(rankings, relevant, index.similarity, name)
+
+
 def eval_index(folder: Path, args: argparse.Namespace) -> int:
     """The metrics of ``sentvec eval ir`` from the rankings of the index in ``folder`` for ``--queries`` and
     ``--qrels`` (``sentvec index eval``, ``sentvec eval ir --index``)."""
     from sentvec.evaluation import evaluate_index, load_qrels, load_queries, relevant_queries
     from sentvec.search.index import Index
 
+    check_json_out(args)
     queries, qrels = load_queries(args.queries), load_qrels(args.qrels)
     query_ids, _ = relevant_queries(queries, qrels)
     if not query_ids:  # before the model loads
         raise ValueError(f"{args.qrels}: no query of {args.queries} has a relevant document")
-    model = _load_model(args, folder)
+    options = search_options(args)
+    model = None if options["mode"] == "lexical" else _load_model(args, folder)
     with Index.open(folder, model, read_only=True) as index:
-        result = evaluate_index(index, queries, qrels, exact=args.exact, name=f"{folder.name}-index")
+        if options["mode"] == "dense":
+            result = evaluate_index(index, queries, qrels, exact=args.exact, name=f"{folder.name}-index")
+        else:
+            result = _evaluate_mode(index, queries, qrels, args.exact, options, f"{folder.name}-{options['mode']}")
         fn, n_docs = index.similarity, len(index)
-    mode = "exact search" if args.exact else "HNSW search"
+    dense = "exact search" if args.exact else "HNSW search"
+    mode = {
+        "dense": dense,
+        "lexical": "lexical search (BM25)",
+        "hybrid": f"hybrid search ({options['fusion']}, dense by {dense})",
+    }[str(options["mode"])]
     print(f"IR evaluation of index {folder} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn.value}")
     print_ir_table(result)
     return finish(result, args.json_out)

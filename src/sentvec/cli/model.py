@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sentvec.cli.common import Subparsers
+from sentvec.cli.common import Subparsers, check_output_file, check_output_folder, overwrite_arg
 
 
 def add_export_parser(sub: Subparsers) -> None:
@@ -15,6 +15,7 @@ def add_export_parser(sub: Subparsers) -> None:
     p.add_argument("--format", default="onnx", choices=["onnx"])
     p.add_argument("--quantize", choices=["int8"], help="also write onnx/model_qint8.onnx (dynamic int8 weights)")
     p.add_argument("--output", type=Path, help="write a complete copy of the model folder here (default: in place)")
+    overwrite_arg(p, "the graphs of an in-place export, or write into an --output folder that holds files")
     p.add_argument("--calibration", type=Path, help="texts (.txt, one per line) to check the graph on")
     p.add_argument("--sts", type=Path, help="an STS file: report each graph's Spearman on it")
     p.set_defaults(func=cmd_export)
@@ -33,8 +34,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sentvec.cli.textio import read_texts
     from sentvec.export import export_onnx
 
+    if args.output is not None:
+        check_output_folder(args.output, overwrite=args.overwrite)
+    elif Path(args.model).is_dir():  # before the model loads; a model name is checked once it is resolved
+        _check_in_place(Path(args.model), args)
     texts = list(read_texts(args.calibration)) if args.calibration else None
     model = sentvec.load(args.model, backend="torch", device="cpu")
+    if args.output is None and model.source is not None:
+        _check_in_place(model.source, args)
     report = export_onnx(model, args.output, quantize=args.quantize, calibration_texts=texts, sts_file=args.sts)
     print(f"exported to {report.folder}/onnx ({report.calibration_texts} calibration texts)")
     for check in report.checks:
@@ -43,6 +50,21 @@ def cmd_export(args: argparse.Namespace) -> int:
             line += f", STS Spearman {check.sts_spearman:.2f} (torch {check.sts_spearman_torch:.2f})"
         print(line)
     return 0
+
+
+def _check_in_place(folder: Path, args: argparse.Namespace) -> None:
+    """An in-place export writes ``onnx/model.onnx`` (and ``onnx/model_qint8.onnx``) into the model's folder:
+    graphs already there (a Hub export, say) are replaced only with ``--overwrite``."""
+    from sentvec.formats import ONNX_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE
+
+    names = [ONNX_FP32_FILE] + ([ONNX_INT8_FILE] if args.quantize == "int8" else [])
+    for name in names:
+        path = folder / ONNX_DIR / name
+        if path.exists() and not args.overwrite:
+            raise FileExistsError(
+                f"{path}: already exists; pass --overwrite to replace it, or --output DIR to export a copy"
+            )
+        check_output_file(path, overwrite=True)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentvec.cli.common import Subparsers, load_model, model_arg
+from sentvec.cli.common import Subparsers, encoding_args, load_model, model_arg
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -50,6 +50,7 @@ def add_parser(sub: Subparsers) -> None:
         description="Serve a model over HTTP with dynamic micro-batching of concurrent requests.",
     )
     model_arg(p)
+    encoding_args(p, "the model's prompt used when a request names none (default: the model's default prompt)")
     p.add_argument("--index", type=Path, help="a sentvec index folder to serve /search from (opened read-only)")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default {DEFAULT_PORT})")
@@ -134,7 +135,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         body_timeout=args.body_timeout,
     )
     batching = BatcherConfig(max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
-    model = load_model(args)
+    model = load_model(args, default_prompt_name=args.prompt_name)
     index = None
     if args.index is not None:
         from sentvec.search.index import Index  # only --index needs the index package

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from sentvec.cli.common import Subparsers, load_model, model_arg
+from sentvec.cli.common import Subparsers, check_output_file, load_model, model_arg, overwrite_arg
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -26,6 +26,7 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--plot", type=Path, help="also draw the clusters in 2-D to this .png")
     p.add_argument("--projection", default="pca", choices=["pca", "tsne"], help="2-D projection of --plot")
     p.add_argument("--output", required=True, type=Path, help=".jsonl: {index, text, cluster} per text")
+    overwrite_arg(p, "an existing --output or --plot file")
     p.set_defaults(func=_cmd_cluster)
 
     p = sub.add_parser(
@@ -38,6 +39,7 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--top-k", type=int, default=5, help="neighbours considered per text (default 5)")
     p.add_argument("--threshold", type=float, default=0.0, help="smallest score kept (default 0.0)")
     p.add_argument("--output", required=True, type=Path, help=".jsonl: {score, i, j, text_i, text_j} per pair")
+    overwrite_arg(p, "an existing --output file")
     p.set_defaults(func=_cmd_mine_paraphrases)
 
 
@@ -58,9 +60,13 @@ def _texts(args: argparse.Namespace) -> list[str]:
     return texts
 
 
-def _check_suffix(path: Path | None, suffix: str, flag: str) -> None:
-    if path is not None and path.suffix.lower() != suffix:
+def _check_output(args: argparse.Namespace, path: Path | None, suffix: str, flag: str) -> None:
+    """Before the model loads: the type of an output file, and that it can be written (:func:`check_output_file`)."""
+    if path is None:
+        return
+    if path.suffix.lower() != suffix:
         raise ValueError(f"{path}: {flag} must be a {suffix} file")
+    check_output_file(path, overwrite=args.overwrite, flag=flag, inputs=[args.input])
 
 
 def _k_range(text: str) -> tuple[int, int]:
@@ -73,8 +79,8 @@ def _k_range(text: str) -> tuple[int, int]:
 def _cmd_cluster(args: argparse.Namespace) -> int:
     from sentvec.cluster import _check_k, cluster, plot_clusters, representatives
 
-    _check_suffix(args.output, ".jsonl", "--output")
-    _check_suffix(args.plot, ".png", "--plot")
+    _check_output(args, args.output, ".jsonl", "--output")
+    _check_output(args, args.plot, ".png", "--plot")
     k_range = _k_range(args.k_range)
     texts = _texts(args)
     if len(texts) < 3:
@@ -98,7 +104,11 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
             print(f"  - {_short(text)}")
     print(f"wrote {len(texts)} lines to {args.output}")
     if args.plot is not None:
-        plot_clusters(emb, result.labels, args.plot, method=args.projection, texts=texts if len(texts) <= 50 else None)
+        from sentvec.cli.textio import replacing
+
+        with replacing(args.plot) as partial:
+            labels = texts if len(texts) <= 50 else None
+            plot_clusters(emb, result.labels, partial, method=args.projection, texts=labels)
         print(f"wrote the plot to {args.plot}")
     return 0
 
@@ -106,7 +116,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 def _cmd_mine_paraphrases(args: argparse.Namespace) -> int:
     from sentvec.search.mining import paraphrase_mining
 
-    _check_suffix(args.output, ".jsonl", "--output")
+    _check_output(args, args.output, ".jsonl", "--output")
     if args.top_k < 1:  # before the model loads
         raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
     texts = _texts(args)
@@ -129,8 +139,9 @@ def _cmd_mine_paraphrases(args: argparse.Namespace) -> int:
 
 
 def _write_jsonl(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    from sentvec.cli.textio import replacing
+
+    with replacing(path) as partial, open(partial, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 

@@ -14,12 +14,13 @@ from sentvec.evaluation.retrieval import (
     retrieval_metrics,
 )
 from sentvec.evaluation.sequential import SequentialEvaluator
-from sentvec.evaluation.sts import SimilarityEvaluator, pearson, spearman
+from sentvec.evaluation.sts import EmbeddingSimilarityEvaluator, SimilarityEvaluator, pearson, spearman
 from sentvec.evaluation.translation import TranslationEvaluator
 from sentvec.evaluation.triplet import TripletEvaluator
 
 __all__ = [
     "BinaryClassificationEvaluator",
+    "EmbeddingSimilarityEvaluator",
     "EvaluationResult",
     "Evaluator",
     "InformationRetrievalEvaluator",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, Sized, ValuesView
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationResult:
-    """Named metrics, one of which is primary; ``greater_is_better`` says which way is up."""
+    """Named metrics, one of which is primary; ``greater_is_better`` says which way is up.
+
+    The typed attributes are the API (``result.primary_value``, ``result.metrics["spearman_cosine"]``). For code
+    ported from sentence-transformers, whose evaluators return a dict, the result also reads like that dict:
+    ``result["spearman_cosine"]``, ``"spearman_cosine" in result``, ``result.keys()``, ``items()``, ``values()``,
+    ``get()``, iteration and ``len`` — over :attr:`metrics`, with the same values (sentvec's scale: STS
+    correlations ×100). A key may also carry the reference's prefix, the evaluator's name
+    (``result["sts-dev_spearman_cosine"]``). An unknown key is a ``KeyError`` naming it and the metrics there are.
+    """
 
     name: str
     metrics: Mapping[str, float]
@@ -34,6 +42,52 @@ class EvaluationResult:
     def primary_value(self) -> float:
         """The value of the primary metric."""
         return self.metrics[self.primary_metric]
+
+    # --- the reference's dict, read-only (porting layer) ------------------------------------------------------
+
+    def _key(self, key: object) -> str | None:
+        """The metric ``key`` names: itself, or itself less the ``<name>_`` prefix the reference puts first."""
+        if not isinstance(key, str):
+            return None
+        if key in self.metrics:
+            return key
+        prefix = f"{self.name}_"
+        if self.name and key.startswith(prefix) and key[len(prefix) :] in self.metrics:
+            return key[len(prefix) :]
+        return None
+
+    def __getitem__(self, key: str) -> float:
+        """The value of the metric ``key`` (as ``metrics[key]``; the reference's ``<name>_`` prefix is accepted)."""
+        metric = self._key(key)
+        if metric is None:
+            raise KeyError(f"no metric {key!r} in result {self.name!r}; the metrics are {', '.join(self.metrics)}")
+        return self.metrics[metric]
+
+    def __contains__(self, key: object) -> bool:
+        return self._key(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def keys(self) -> KeysView[str]:
+        """The metric names (as ``metrics.keys()``)."""
+        return self.metrics.keys()
+
+    def values(self) -> ValuesView[float]:
+        """The metric values (as ``metrics.values()``)."""
+        return self.metrics.values()
+
+    def items(self) -> ItemsView[str, float]:
+        """``(name, value)`` of each metric (as ``metrics.items()``)."""
+        return self.metrics.items()
+
+    def get(self, key: str, default: float | None = None) -> float | None:
+        """The value of the metric ``key``, or ``default``."""
+        metric = self._key(key)
+        return default if metric is None else self.metrics[metric]
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""

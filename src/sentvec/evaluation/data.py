@@ -1,7 +1,9 @@
-"""Loading scored sentence pairs from CSV, TSV and JSONL; bad rows name file and line."""
+"""Loading scored sentence pairs from CSV, TSV and JSONL; bad rows (and bytes that are not UTF-8) name file and
+line."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import math
@@ -58,13 +60,14 @@ def load_scored_pairs(
     s1: list[str] = []
     s2: list[str] = []
     scores: list[float] = []
-    for line, a, b, raw_score in rows:
-        s1.append(_text(path, line, names[0], a))
-        s2.append(_text(path, line, names[1], b))
-        score = _score(path, line, names[2], raw_score)
-        if binary and score not in (0.0, 1.0):
-            raise DataFormatError(path, line, f"label {raw_score!r} is not 0 or 1", names[2])
-        scores.append(score)
+    with utf8_errors(path):
+        for line, a, b, raw_score in rows:
+            s1.append(_text(path, line, names[0], a))
+            s2.append(_text(path, line, names[1], b))
+            score = _score(path, line, names[2], raw_score)
+            if binary and score not in (0.0, 1.0):
+                raise DataFormatError(path, line, f"label {raw_score!r} is not 0 or 1", names[2])
+            scores.append(score)
     if not scores:
         raise DataFormatError(path, None, "no rows")
     return ScoredPairs(s1, s2, scores)
@@ -129,3 +132,30 @@ def _score(path: Path, line: int, field: str, value: object) -> float:
     if not math.isfinite(score):
         raise DataFormatError(path, line, f"score {value!r} is not finite", field)
     return score
+
+
+# --- encoding errors ----------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def utf8_errors(path: Path) -> Iterator[None]:
+    """Inside the block, a ``UnicodeDecodeError`` from reading ``path`` (opened as UTF-8 text) becomes a
+    :class:`DataFormatError` naming the file and the line of its first invalid byte."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise invalid_utf8(path, e) from e
+
+
+def invalid_utf8(path: Path, error: UnicodeDecodeError | None = None) -> DataFormatError:
+    """The error for a file that is not valid UTF-8: its first invalid bytes, by line (1-based) and byte column
+    (1-based) — text decoders report an offset into their buffer, which names no line."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):  # b"\n" is never part of a multi-byte sequence
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                where = f"byte(s) {raw[e.start : e.end].hex(' ')} at column {e.start + 1}"
+                return DataFormatError(path, number, f"not valid UTF-8: {where} ({e.reason}); save the file as UTF-8")
+    reason = f" ({error.reason})" if error is not None else ""
+    return DataFormatError(path, None, f"not valid UTF-8{reason}; save the file as UTF-8")

@@ -12,6 +12,7 @@ import numpy as np
 
 from sentvec.errors import DataFormatError
 from sentvec.evaluation.base import EvaluationResult, Evaluator, main_function
+from sentvec.evaluation.data import utf8_errors
 from sentvec.jsonl import iter_objects
 from sentvec.prompts import Role, role_prompt_name
 from sentvec.search.exact import TopK, semantic_search_arrays
@@ -375,17 +376,18 @@ def _records(path: Path) -> Iterator[tuple[Path, int, str, Mapping[str, object]]
     if not path.is_file():
         raise DataFormatError(path, None, "file not found")
     seen: set[str] = set()
-    for line, obj in iter_objects(path):
-        if "_id" not in obj:
-            raise DataFormatError(path, line, "missing field", "_id")
-        raw = obj["_id"]
-        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-            raise DataFormatError(path, line, f"expected a string id, got {type(raw).__name__}", "_id")
-        record_id = str(raw)
-        if record_id in seen:
-            raise DataFormatError(path, line, f"duplicate id {record_id!r}", "_id")
-        seen.add(record_id)
-        yield path, line, record_id, obj
+    with utf8_errors(path):
+        for line, obj in iter_objects(path):
+            if "_id" not in obj:
+                raise DataFormatError(path, line, "missing field", "_id")
+            raw = obj["_id"]
+            if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+                raise DataFormatError(path, line, f"expected a string id, got {type(raw).__name__}", "_id")
+            record_id = str(raw)
+            if record_id in seen:
+                raise DataFormatError(path, line, f"duplicate id {record_id!r}", "_id")
+            seen.add(record_id)
+            yield path, line, record_id, obj
 
 
 def _text(path: Path, line: int, obj: Mapping[str, object]) -> str:
@@ -407,7 +409,7 @@ def load_qrels(path: str | Path) -> dict[str, dict[str, float]]:
     if not path.is_file():
         raise DataFormatError(path, None, "file not found")
     qrels: dict[str, dict[str, float]] = {}
-    with open(path, encoding="utf-8", newline="") as f:
+    with utf8_errors(path), open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header_seen = False
         for row in reader:

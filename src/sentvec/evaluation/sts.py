@@ -103,3 +103,7 @@ class SimilarityEvaluator(Evaluator):
             metrics[f"spearman_{fn.value}"] = 100.0 * spearman(self.scores, predicted)
         main = main_function(model, self.main_similarity, list(SimilarityFunction))
         return EvaluationResult(name=self.name, metrics=metrics, primary_metric=f"spearman_{main.value}")
+
+
+EmbeddingSimilarityEvaluator = SimilarityEvaluator
+"""The reference's name for :class:`SimilarityEvaluator` (same class), so ported code imports it unchanged."""
