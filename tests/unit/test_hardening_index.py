@@ -28,6 +28,7 @@ from _tiny_model import WORDS, write_json
 
 import sentvec
 from sentvec.errors import DataFormatError, ModelFormatError
+from sentvec.search import tokenize
 from sentvec.search.exact import semantic_search
 from sentvec.search.index import Index, IndexFormatError, IndexModelMismatchError, model_fingerprint
 from sentvec.search.index.fingerprint import fingerprint_v1
@@ -122,6 +123,12 @@ CAPPED = textwrap.dedent(
         "negatives_window": len(mine_hard_negatives(model, pairs, corpus=texts, range_min=5, range_max=HUGE)),
         "ranking": [h.id for h in index.search(vectors[0], k=HUGE, exact=True)]
         == [h.id for h in index.search(vectors[0], k=len(vectors), exact=True)],
+        "lexical": len(index.search("the cat sleeps", k=HUGE, mode="lexical")),
+        "lexical_filtered": len(index.search("the cat sleeps", k=HUGE, mode="lexical", filter={"group": 1})),
+        "hybrid": len(index.search(vectors[0], k=HUGE, mode="hybrid", text="the cat", candidates=HUGE)),
+        "hybrid_many": [
+            len(h) for h in index.search_many(vectors[:2], k=5, mode="hybrid", texts=["a", "b"], candidates=HUGE)
+        ],
     }
     index.close()
     print(json.dumps(out))
@@ -147,7 +154,12 @@ def test_a_huge_k_allocates_nothing_beyond_what_exists(model, small_index, tmp_p
     assert run.returncode == 0, run.stderr[-3000:]
     counts = json.loads(run.stdout.splitlines()[-1])
     n, group = len(DOCS), sum(1 for d in DOCS if d["metadata"]["group"] == 1)
+    holding = [d for d in DOCS if {"the", "cat", "sleep"} & set(tokenize(d["text"]))]
     assert counts == {
+        "lexical": len(holding),
+        "lexical_filtered": sum(1 for d in holding if d["metadata"]["group"] == 1),
+        "hybrid": n,
+        "hybrid_many": [5, 5],
         "search": n,
         "exact": n,
         "filtered": group,
@@ -308,9 +320,14 @@ def test_a_legacy_nan_row_does_not_break_filtered_search(model, index_copy, capl
     for read_only in (True, False):
         caplog.clear()
         with caplog.at_level(logging.WARNING), Index.open(index_copy, model, read_only=read_only) as index:
+            # lexical search first: its own SQL meets the rows SQLite cannot read (every document holds a word)
+            lexical = index.search(" ".join(WORDS), k=50, filter={"group": 1}, mode="lexical")
+            assert {h.id for h in lexical} == group1, read_only
             for exact in (True, False):
                 hits = index.search("the cat sleeps", k=50, filter={"group": 1}, exact=exact)
                 assert {h.id for h in hits} == group1, (read_only, exact)
+                hybrid = index.search("the cat sleeps", k=50, filter={"group": 1}, exact=exact, mode="hybrid")
+                assert {h.id for h in hybrid} == group1, (read_only, exact)
                 assert [h.id for h in index.search("the cat", k=5, filter={"group": 2, "score": 0.6})] == []
             d1 = index.get("d1")
             assert d1 is not None and math.isnan(d1.metadata["score"])

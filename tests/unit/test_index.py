@@ -24,12 +24,13 @@ from sentvec.search.index import (
     IndexFormatError,
     IndexLockedError,
     IndexModelMismatchError,
+    LexicalConfig,
     ReadOnlyIndexError,
     SearchHit,
     model_fingerprint,
     text_id,
 )
-from sentvec.search.index import index as index_module
+from sentvec.search.index import searching as index_module
 from sentvec.search.index.store import DocumentStore, release_lock
 
 pytest.importorskip("usearch")
@@ -298,8 +299,10 @@ def test_fingerprint_without_a_folder_uses_the_torch_pipeline(model):
 
 
 # The config keys every index folder has held since format 1: IndexConfig must keep writing and reading them
-# (plus fingerprint_version, written since fingerprint version 2; folders without it hold a version-1 fingerprint).
+# (plus fingerprint_version, written since fingerprint version 2; folders without it hold a version-1 fingerprint;
+# and lexical, the lexical index's settings, null without one: folders without the key have none).
 STORED_KEYS = {
+    "lexical",
     "fingerprint_version",
     "format_version",
     "model_name",
@@ -327,10 +330,12 @@ def test_config_keeps_the_on_disk_form_and_info_is_typed(model, built, tmp_path)
     assert (config.dimension, config.fingerprint) == (model.dimension, model_fingerprint(model))
     assert config.model_reference() == str(model.source.resolve())
     assert config.hnsw == HnswParams(16, 100, 64)
+    assert config.lexical == LexicalConfig() and stored["format_version"] == 2  # a lexical index by default
+    assert stored["lexical"] == {"tokenizer": "mixed", "title_weight": 1.0, "text_weight": 1.0, "terms_version": 1}
     # a folder written before hnsw, the source and the prompts were recorded
     legacy = {key: stored[key] for key in ("format_version", "model_name", "fingerprint", "dimension")}
     old = IndexConfig.from_json({**legacy, "similarity": "cos_sim", "precision": "int8"}, built)
-    assert (old.hnsw, old.model_source, old.query_prompt_name, old.int8_ranges) == (None, None, None, None)
+    assert (old.hnsw, old.model_source, old.query_prompt_name, old.int8_ranges, old.lexical) == (None,) * 5
     assert (old.fingerprint_version, config.fingerprint_version) == (1, 2)
     assert old.precision is Precision.INT8 and old.model_reference() == config.model_name
     with pytest.raises(IndexFormatError, match="lacks fingerprint"):
@@ -350,6 +355,7 @@ def test_config_keeps_the_on_disk_form_and_info_is_typed(model, built, tmp_path)
     assert list(facts) == [f.name for f in dataclasses.fields(info)]
     assert facts["precision"] == "float32" and facts["similarity"] == "cosine" and facts["path"] == str(built)
     assert facts["hnsw"] == {"connectivity": 16, "expansion_add": 100, "expansion_search": 64}
+    assert facts["lexical"] == stored["lexical"]
 
 
 def test_bad_input(model, tmp_path):

@@ -1,8 +1,9 @@
 """Crash safety and concurrent readers of sentvec.search.index.Index.
 
-- A subprocess adds many documents, printing each acknowledged (committed) batch; it is killed with SIGKILL after a
-  few batches. The index must reopen with every acknowledged id, search, and a re-run of the same add must complete
-  it without duplicates.
+- A subprocess adds many documents to an index with lexical search (the default), printing each acknowledged
+  (committed) batch; it is killed with SIGKILL after a few batches. The index must reopen with every acknowledged
+  document found by dense and by lexical search, its FTS5 index consistent with the documents table (nothing
+  half-indexed), and a re-run of the same add must complete it without duplicates, in either index.
 - A reader thread searches while a writer adds: inside one snapshot the count and an exact search agree.
 """
 
@@ -12,6 +13,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -60,6 +62,20 @@ def corpus(n):
         yield {"id": f"c{i % N_UNIQUE}", "text": text, "metadata": {"n": i}}
 
 
+def fts_integrity(folder):
+    """FTS5's integrity check: the lexical index holds exactly the terms of the documents table."""
+    conn = sqlite3.connect(folder / "index.sqlite")
+    try:
+        conn.execute("INSERT INTO lexical (lexical, rank) VALUES ('integrity-check', 1)")
+    finally:
+        conn.close()
+
+
+def everything(index):
+    """Every document holding any word: all of them (each text has 3 words or more)."""
+    return [h.id for h in index.search(" ".join(WORDS), k=10 * N_DOCS, mode="lexical")]
+
+
 def _kill_after(proc, batches):
     acked = set()
     for seen, line in enumerate(proc.stdout, start=1):
@@ -95,12 +111,26 @@ def test_kill_during_add_keeps_acknowledged_batches(model, model_dir, tmp_path):
             proc.kill()
     assert len(acked) >= 4 * 40
 
+    first = {}  # id -> the document the add stored (later ones with the same id are skipped)
+    for doc in corpus(N_DOCS):
+        first.setdefault(doc["id"], doc)
     with Index.open(folder, model, read_only=True) as reader:  # opens as is, without catching up
         survived = len(reader)
         assert survived >= len(acked)
-        assert len(reader.store.keys_of(acked)) == len(acked)
+        keys = reader.store.keys_of(acked)
+        assert len(keys) == len(acked)
         hits = reader.search("the cat sleeps", k=10)
         assert len(hits) == 10
+        assert len(reader.search("the cat sleeps", k=10, mode="hybrid")) == 10
+        found = everything(reader)
+        assert len(found) == len(set(found)) == survived
+        vectors = dict(zip(*reader.store.vectors([k for k, _, _ in keys.values()], model.dimension)[:2], strict=True))
+        for doc_id in acked:  # each acknowledged document, by its own text (lexical) and vector (dense)
+            doc = first[doc_id]
+            only = {"n": doc["metadata"]["n"]}
+            assert [h.id for h in reader.search(doc["text"], k=1, mode="lexical", filter=only)] == [doc_id]
+            assert [h.id for h in reader.search(vectors[keys[doc_id][0]], k=1, filter=only)] == [doc_id]
+    fts_integrity(folder)
 
     with Index.open(folder, model) as index:  # writable: the graph is caught up from SQLite
         assert len(index._ann) == len(index) == survived
@@ -112,6 +142,9 @@ def test_kill_during_add_keeps_acknowledged_batches(model, model_dir, tmp_path):
         assert len(ids) == len(set(ids)) == 50
         approximate = {h.id for h in index.search("a red car", k=10)}
         assert len(approximate & {h.id for h in index.search("a red car", k=10, exact=True)}) >= 8
+        found = everything(index)
+        assert len(found) == len(set(found)) == N_UNIQUE
+    fts_integrity(folder)
 
 
 def test_readers_see_consistent_states_while_a_writer_adds(model, tmp_path):

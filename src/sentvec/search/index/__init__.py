@@ -8,11 +8,14 @@ Needs the ``index`` extra (``pip install 'sentvec[index]'``) for usearch::
         index.add({"id": d["_id"], "text": d["text"], "metadata": {"lang": "en"}} for d in corpus)
     with Index.open("my-index", model, read_only=True) as index:
         hits = index.search("what is a cat?", k=10, filter={"lang": "en"})
+        hits = index.search("what is a cat?", k=10, mode="hybrid")  # BM25 (SQLite FTS5) and dense, fused by RRF
 """
 
 from sentvec.search.index.config import HnswParams, IndexConfig, IndexInfo
 from sentvec.search.index.fingerprint import model_fingerprint
-from sentvec.search.index.index import BatchReport, Index, SearchHit, WriteReport
+from sentvec.search.index.index import BatchReport, Index, WriteReport
+from sentvec.search.index.lexical import LexicalConfig, LexicalSearchUnavailableError
+from sentvec.search.index.searching import SearchHit
 from sentvec.search.index.store import (
     Document,
     IndexFormatError,
@@ -33,6 +36,8 @@ __all__ = [
     "IndexInfo",
     "IndexLockedError",
     "IndexModelMismatchError",
+    "LexicalConfig",
+    "LexicalSearchUnavailableError",
     "ReadOnlyIndexError",
     "SearchHit",
     "SemanticIndexError",

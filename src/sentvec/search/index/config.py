@@ -1,7 +1,11 @@
 """What an index is (:class:`IndexConfig`, kept in its SQLite ``config`` table) and what it holds (:class:`IndexInfo`).
 
-The config is fixed when the index is created (only the int8 ranges may be set later, by the first batch added);
-its on-disk form is one JSON value per field, so folders written before these types existed open unchanged.
+The config is fixed when the index is created (only the int8 ranges may be set later, by the first batch added,
+and the lexical settings by :meth:`~sentvec.search.index.Index.rebuild_lexical`); its on-disk form is one JSON
+value per field, so folders written before these types existed open unchanged.
+
+Format versions: 1, dense only; 2, with a lexical index (an FTS5 table and triggers on the documents table that an
+older sentvec would not keep up to date, so it refuses such a folder instead).
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from sentvec.prompts import Role, role_prompt_name
 from sentvec.quantization import Precision, calibration_ranges
 from sentvec.search.index.ann import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, parse_precision
 from sentvec.search.index.fingerprint import FINGERPRINT_VERSION, fingerprint_v1, model_fingerprint
+from sentvec.search.index.lexical import LexicalConfig
 from sentvec.search.index.store import IndexFormatError, IndexModelMismatchError, JSONValue
 from sentvec.similarity import SimilarityFunction
 
 if TYPE_CHECKING:
     from sentvec.protocols import Embedder
 
-FORMAT_VERSION = 1
+DENSE_FORMAT_VERSION = 1  # documents and vectors
+LEXICAL_FORMAT_VERSION = 2  # and a lexical index
+FORMAT_VERSION = LEXICAL_FORMAT_VERSION  # the newest this sentvec reads and writes
 REQUIRED_CONFIG = ("format_version", "model_name", "fingerprint", "dimension", "similarity", "precision")
 
 
@@ -52,6 +59,8 @@ class IndexConfig:
         int8_ranges: ``(2, D)`` calibration ranges of int8 codes (None until calibrated, and for other precisions).
         query_prompt_name, document_prompt_name: the model's prompts for queries and documents (None: its default).
         hnsw: the graph's parameters (None in folders written before they were recorded).
+        lexical: the lexical index's settings (None: the index has none).
+        format_version: 2 with a lexical index, else 1.
     """
 
     model_name: str
@@ -64,12 +73,20 @@ class IndexConfig:
     query_prompt_name: str | None = None
     document_prompt_name: str | None = None
     hnsw: HnswParams | None = None
-    format_version: int = FORMAT_VERSION
+    lexical: LexicalConfig | None = None
+    format_version: int = DENSE_FORMAT_VERSION
     fingerprint_version: int = FINGERPRINT_VERSION
 
     @classmethod
-    def for_model(cls, model: Embedder, precision: Precision, int8_ranges: np.ndarray | None = None) -> IndexConfig:
-        """The config of a new index of ``model``'s vectors (prompts chosen by :mod:`sentvec.prompts`)."""
+    def for_model(
+        cls,
+        model: Embedder,
+        precision: Precision,
+        int8_ranges: np.ndarray | None = None,
+        lexical: LexicalConfig | None = None,
+    ) -> IndexConfig:
+        """The config of a new index of ``model``'s vectors (prompts chosen by :mod:`sentvec.prompts`), with a
+        lexical index when ``lexical`` is given."""
         source = model.source
         prompt_names = (role_prompt_name(model.prompts, Role.QUERY), role_prompt_name(model.prompts, Role.DOCUMENT))
         return cls(
@@ -83,7 +100,14 @@ class IndexConfig:
             query_prompt_name=prompt_names[0],
             document_prompt_name=prompt_names[1],
             hnsw=HnswParams(),
+            lexical=lexical,
+            format_version=DENSE_FORMAT_VERSION if lexical is None else LEXICAL_FORMAT_VERSION,
         )
+
+    def with_lexical(self, lexical: LexicalConfig | None) -> IndexConfig:
+        """This config with other lexical settings (and the format version they need)."""
+        version = max(self.format_version, LEXICAL_FORMAT_VERSION) if lexical is not None else self.format_version
+        return dataclasses.replace(self, lexical=lexical, format_version=version)
 
     @classmethod
     def from_json(cls, values: Mapping[str, JSONValue], folder: str | Path) -> IndexConfig:
@@ -123,6 +147,7 @@ class IndexConfig:
             query_prompt_name=fields.optional_text("query_prompt_name"),
             document_prompt_name=fields.optional_text("document_prompt_name"),
             hnsw=None if hnsw is None else HnswParams(**{f.name: _Fields(hnsw, folder).integer(f.name) for f in _HNSW}),
+            lexical=LexicalConfig.from_json(values.get("lexical"), folder),
         )
 
     def to_json(self) -> dict[str, JSONValue]:
@@ -140,6 +165,7 @@ class IndexConfig:
             "query_prompt_name": self.query_prompt_name,
             "document_prompt_name": self.document_prompt_name,
             "hnsw": None if self.hnsw is None else dataclasses.asdict(self.hnsw),
+            "lexical": None if self.lexical is None else self.lexical.to_json(),
         }
 
     def prompt_name(self, role: Role) -> str | None:
@@ -213,6 +239,7 @@ class IndexInfo:
         int8_calibrated: whether int8 codes have their ranges yet (None for other precisions).
         hnsw: the graph's parameters as created (a memory-mapped view does not know ``expansion_add``).
         read_only: whether this :class:`Index` was opened read-only.
+        lexical: the lexical index's settings (None: it has none; lexical and hybrid search need one).
     """
 
     path: Path
@@ -228,11 +255,13 @@ class IndexInfo:
     int8_calibrated: bool | None
     hnsw: HnswParams | None
     read_only: bool
+    lexical: LexicalConfig | None = None
 
     def as_dict(self) -> dict[str, JSONValue]:
         """The facts as plain JSON values in field order (enums by value, the path as a string)."""
         out: dict[str, JSONValue] = dataclasses.asdict(self)
         out.update(path=str(self.path), similarity=self.similarity.value, precision=self.precision.value)
+        out["lexical"] = None if self.lexical is None else self.lexical.to_json()
         return out
 
 

@@ -2,7 +2,8 @@
 
 Folder layout (see :mod:`sentvec.search.index.store` and :mod:`sentvec.search.index.ann`):
 
-- ``index.sqlite`` (WAL): config, documents with their float32 vectors, tombstones, the ANN watermark.
+- ``index.sqlite`` (WAL): config, documents with their float32 vectors, tombstones, the ANN watermark and (by
+  default) the lexical index: an FTS5 table over the documents' terms (:mod:`sentvec.search.index.lexical`).
 - ``ann-<random>.usearch``: the HNSW graph of the codes (float32, int8 or binary); immutable once written.
 - ``write.lock``: held (``flock``) by the one writable :class:`Index` at a time.
 
@@ -14,7 +15,10 @@ whole graph: a fixed interval would write a growing file over and over, O(n²) b
 the bytes written proportional to the index). Opening for writing catches the graph up from SQLite (keys above
 the file's ``last_key``, tombstones above its ``tomb_seq``) and checkpoints. Readers (``read_only=True``)
 memory-map the file in use and search the rows it lacks exactly, inside one SQLite snapshot, so each search sees
-one committed state.
+one committed state. The lexical index is written by triggers inside the transactions that write the documents,
+so it never lags: every acknowledged document is searchable both ways.
+
+Searching (dense, lexical, hybrid) is :class:`~sentvec.search.index.searching.IndexSearch`'s.
 """
 
 from __future__ import annotations
@@ -25,64 +29,45 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentvec.arrays import ArrayLike, as_embedding_matrix
+from sentvec.arrays import ArrayLike
 from sentvec.prompts import Role
 from sentvec.quantization import Precision, calibration_ranges
-from sentvec.search.exact import TopK, check_top_k, semantic_search_arrays
+from sentvec.search.index import lexical as lexical_index
 from sentvec.search.index.ann import AnnIndex, VectorCodec, parse_precision, usearch_index
 from sentvec.search.index.config import IndexConfig, IndexInfo, calibrated_ranges
+from sentvec.search.index.lexical import LexicalConfig
+from sentvec.search.index.searching import IndexSearch, SearchHit
 from sentvec.search.index.store import (
     DB_FILE,
     AnnState,
     Document,
     DocumentStore,
     IndexFormatError,
-    Metadata,
     ReadOnlyIndexError,
     acquire_lock,
     batched,
-    matches,
     parse_doc,
-    parse_filter,
     release_lock,
     unlink_quietly,
 )
+from sentvec.search.terms import LexicalTokenizer
 
 if TYPE_CHECKING:
     from sentvec.protocols import Embedder
 
 logger = logging.getLogger(__name__)
 
-RESCORE_FACTOR = 10  # compressed codes or a filter: rescore max(10 × k, 100) ANN candidates with float32 vectors
-RESCORE_MIN = 100
 CHECKPOINT_EVERY = 10_000  # changes between checkpoints at least ...
 CHECKPOINT_FRACTION = 4  # ... and at least 1/4 of the graph
-EXACT_CHUNK = 50_000
-ENCODE_BATCH_SIZE = 32
+REBUILD_CHUNK = 1000  # documents tokenized at a time by rebuild_lexical
 
-Doc = Mapping[str, object] | str  # a dict {"id", "text", "metadata"?} or a bare text (checked by parse_doc)
-Ranked = tuple[np.ndarray, np.ndarray]  # one query's result keys and scores, best first
-_T = TypeVar("_T")
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchHit:
-    """One result of :meth:`Index.search`: the document and its score under the index's similarity (larger is
-    more similar).
-
-    The index's counterpart of :class:`sentvec.search.Hit`: exact search over arrays only knows a row number
-    (``Hit.corpus_id``, into the caller's corpus), while an index owns its documents, so its hits carry the stored
-    document (id, text, metadata) instead of a row.
-    """
-
-    id: str
-    score: float
-    text: str
-    metadata: Metadata
+Doc = Mapping[str, object] | str  # a dict {"id", "text", "title"?, "metadata"?} or a bare text (see parse_doc)
+Lexical = bool | str | LexicalTokenizer | LexicalConfig | None  # Index.create's lexical= (LexicalConfig.parse)
+__all__ = ["BatchReport", "Index", "SearchHit", "WriteReport"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +90,9 @@ class WriteReport:
     batches: int = 0
 
 
-class Index:
-    """A persistent semantic index of documents, searched with an HNSW graph (usearch) or exactly.
+class Index(IndexSearch):
+    """A persistent index of documents, searched by their embeddings (an HNSW graph (usearch) or exactly), by BM25
+    (SQLite FTS5) or both, fused (:meth:`search`).
 
     Build one with :meth:`create`, reopen it with :meth:`open`; use it as a context manager (or call
     :meth:`close`) so the graph is checkpointed. One writable instance per folder at a time
@@ -143,29 +129,42 @@ class Index:
         model: Embedder,
         precision: Precision | str = Precision.FLOAT32,
         calibration: ArrayLike | Sequence[str] | None = None,
+        *,
+        lexical: Lexical = True,
     ) -> Index:
         """A new, empty, writable index in ``folder`` (created; it must not hold an index yet) for ``model``.
 
         ``precision`` is what the ANN graph holds: ``"float32"``, ``"int8"`` (per-dimension ranges from
         ``calibration``: an ``(N, D)`` array of embeddings or a list of texts to encode; without one, from the first
         batch added) or ``"binary"`` (sign bits). Results are always rescored with the float32 vectors.
+
+        ``lexical``: the lexical index for lexical and hybrid search (an FTS5 table in the same database): True (the
+        default: the ``mixed`` tokenizer, English words stemmed and CJK as characters and bigrams), a tokenizer
+        (:class:`~sentvec.search.terms.LexicalTokenizer` or its name: ``"english"``, ``"cjk"``, ``"mixed"``), a
+        :class:`~sentvec.search.index.lexical.LexicalConfig` (title and text weights too), or False for none
+        (:meth:`rebuild_lexical` adds one later).
         """
         folder = Path(folder)
         if model is None:
             raise ValueError("Index.create needs the model that encodes the documents")
         graph_precision = parse_precision(precision)
+        lexical_config = LexicalConfig.parse(lexical)
+        if lexical_config is not None:
+            lexical_index.require_fts5("an index with lexical search")
         if cls.exists(folder):
             raise FileExistsError(f"{folder}: already holds an index; open it with Index.open")
         usearch_index()  # a missing extra fails before anything is written
         folder.mkdir(parents=True, exist_ok=True)
         lock = acquire_lock(folder)
         try:
-            config = IndexConfig.for_model(model, graph_precision)
+            config = IndexConfig.for_model(model, graph_precision, lexical=lexical_config)
             ranges = calibrated_ranges(model, graph_precision, calibration, config.document_prompt_name)
             config = dataclasses.replace(config, int8_ranges=ranges)
             store = DocumentStore(folder, create=True)
             with store.write():
                 store.set_config(config.to_json())
+                if lexical_config is not None:
+                    store.execute_all(lexical_index.create_statements())
         except BaseException:
             release_lock(lock)
             raise
@@ -188,6 +187,8 @@ class Index:
         try:
             lock = None if read_only else acquire_lock(folder)
             config = IndexConfig.from_json(store.config(), folder)
+            if config.lexical is not None and not read_only:  # its triggers need FTS5 to write any document
+                lexical_index.require_fts5(f"{folder}: writing to this index (it has a lexical index)")
             if model is not None:
                 config.check_model(model, folder)
             index = cls(folder, store, config, model, lock=lock)
@@ -247,19 +248,6 @@ class Index:
         for path in self.folder.glob("ann-*.usearch*"):
             if path.name not in keep:
                 unlink_quietly(path)
-
-    def _refresh_view(self) -> None:
-        """Reader: memory-map the ANN file the current snapshot points at (FileNotFoundError: retry)."""
-        state = self.store.ann_state()
-        if state == self._ann_state:
-            return
-        if self.codec.ranges is None and self.precision is Precision.INT8:
-            ranges = IndexConfig.from_json(self.store.config(), self.folder).int8_ranges
-            if ranges is not None:
-                self.codec = dataclasses.replace(self.codec, ranges=ranges)
-        self._ann = None if state is None else AnnIndex.load(self.folder / state.file, view=True)
-        self._ann_state = state
-        self._covered = 0 if state is None else state.last_key
 
     def close(self) -> None:
         """Checkpoint (writable, when the ANN file lags), close SQLite, release the write lock."""
@@ -344,10 +332,12 @@ class Index:
         existing = self.store.keys_of(unique)
         new = [d for d in unique.values() if d.id not in existing]
         old = [d for d in unique.values() if upsert and d.id in existing]
-        changed = [d for d in old if d.text != existing[d.id][1]]
-        retagged = [d for d in old if d.text == existing[d.id][1]]
+        changed = [d for d in old if (d.text, d.title) != existing[d.id][1:]]
+        retagged = [d for d in old if (d.text, d.title) == existing[d.id][1:]]
         encode = new + changed
-        vectors = self._encode([d.text for d in encode], Role.DOCUMENT)
+        vectors = self._encode([d.embedded_text for d in encode], Role.DOCUMENT)
+        lexical = self.config.lexical
+        terms = [(lexical.terms(d.title), lexical.terms(d.text)) if lexical else None for d in encode]
         ranges = self.codec.ranges
         if self.precision is Precision.INT8 and ranges is None and len(vectors):
             ranges = calibration_ranges(vectors)
@@ -356,9 +346,12 @@ class Index:
             with self.store.write():
                 if ranges is not self.codec.ranges and ranges is not None:
                     self.store.set_config({"int8_ranges": ranges.tolist()})
+                if any(d.title is not None for d in encode):
+                    self.store.add_columns(["title"])  # a folder written before titles gets the column
                 if old_keys:
                     self.store.delete_keys(old_keys)
-                keys = [self.store.insert(d.id, d.text, d.metadata, v) for d, v in zip(encode, vectors, strict=True)]
+                rows = zip(encode, vectors, terms, strict=True)
+                keys = [self.store.insert(d, v, t) for d, v, t in rows]
                 for doc in retagged:
                     self.store.set_metadata(existing[doc.id][0], doc.metadata)
             # committed: acknowledged from here on, whatever happens to the graph
@@ -373,7 +366,7 @@ class Index:
         self._check_writable()
         wanted = [ids] if isinstance(ids, str) else [str(i) for i in ids]
         with self._mutex:
-            keys = sorted(key for key, _ in self.store.keys_of(wanted).values())
+            keys = sorted(key for key, _, _ in self.store.keys_of(wanted).values())
             if not keys:
                 return 0
             with self.store.write():
@@ -415,146 +408,6 @@ class Index:
             if old is not None and old.file != name:
                 unlink_quietly(self.folder / old.file)
 
-    # --- reading -------------------------------------------------------------------------------------------------
-    def search(
-        self, query: str | ArrayLike, k: int = 10, filter: Metadata | None = None, exact: bool = False
-    ) -> list[SearchHit]:
-        """The ``k`` documents most similar to ``query`` (a text, encoded with the model's query prompt when it has
-        one, or a vector), best first, ties by insertion order.
-
-        ``k``: a positive integer; more than the index holds returns every (matching) document, and nothing is
-        ever allocated beyond what the index holds. ``filter``: a mapping of metadata fields to the JSON value each
-        must equal (ANN candidates are over-fetched and filtered; when fewer than ``k`` survive, the filtered
-        documents are searched exactly); ``TypeError``/``ValueError`` naming ``filter`` when it is not one.
-        ``exact=True``: exact search over every (matching) document with
-        :func:`~sentvec.search.exact.semantic_search_arrays`. ANN candidates are always rescored with the float32
-        vectors, so scores are exact either way (up to float32 rounding).
-        """
-        if isinstance(query, str):
-            return self.search_many([query], k, filter, exact)[0]
-        vector = as_embedding_matrix(query, "query vector")
-        if vector.shape[0] != 1:
-            raise ValueError(f"search takes one query vector, got {vector.shape[0]}; use search_many")
-        return self.search_many(vector, k, filter, exact)[0]
-
-    def search_many(
-        self,
-        queries: Sequence[str] | ArrayLike,
-        k: int = 10,
-        filter: Metadata | None = None,
-        exact: bool = False,
-    ) -> list[list[SearchHit]]:
-        """:meth:`search` for many queries (texts, encoded in one call, or an ``(n, D)`` array) at once."""
-        k = check_top_k(k, "k")
-        where = parse_filter(filter)
-        self._check_open()
-        matrix = self._query_matrix(queries)
-        search = self._exact if exact else self._approximate
-
-        def run() -> list[list[SearchHit]]:
-            # k is clamped to the keys ever handed out (O(1) to read, never fewer than the documents) before
-            # anything is sized by it: a huge k costs no more than k = the index's size
-            bounded = min(k, self.store.max_key())
-            if bounded == 0:
-                return [[] for _ in range(len(matrix))]
-            return self._hits(search(matrix, bounded, where))
-
-        return self._read(run)
-
-    def _read(self, fn: Callable[[], _T]) -> _T:
-        """Run ``fn`` in one SQLite snapshot, a reader's view first switched to the ANN file it names."""
-        for attempt in range(8):
-            try:
-                with self._mutex, self.store.snapshot():
-                    if self.read_only:
-                        self._refresh_view()
-                    return fn()
-            except FileNotFoundError:  # the snapshot named an ANN file a checkpoint has just replaced
-                if attempt == 7:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _query_matrix(self, queries: Sequence[str] | ArrayLike) -> np.ndarray:
-        if isinstance(queries, str):
-            queries = [queries]
-        if isinstance(queries, (list, tuple)) and queries and all(isinstance(q, str) for q in queries):
-            self._require_model("searching by text")
-            return self._encode(list(queries), Role.QUERY)
-        matrix = np.asarray(as_embedding_matrix(queries, "query vectors"), dtype=np.float32)
-        if matrix.shape[1] != self.dimension:
-            raise ValueError(f"query vectors have dimension {matrix.shape[1]}, the index {self.dimension}")
-        return matrix
-
-    def _approximate(self, queries: np.ndarray, k: int, where: Metadata) -> list[Ranked]:
-        """ANN candidates (plus the rows the graph lacks) rescored exactly; exact search on a shortfall."""
-        filtered = bool(where)
-        count = 2 * k if self.codec.exact_candidates and not filtered else max(RESCORE_FACTOR * k, RESCORE_MIN)
-        ann = self._ann if self._ann is not None and len(self._ann) else None
-        count = min(count, len(ann)) if ann else 0  # usearch sizes its answer by count: no more than it holds
-        candidates = ann.search(self.codec.encode(queries), count) if ann else [np.zeros(0, np.int64)] * len(queries)
-        # the candidates' vectors (and metadata, to filter) in one read for all queries; then rows by key
-        union = candidates[0] if len(candidates) == 1 else np.unique(np.concatenate(candidates))
-        keys, vectors, metadata = self.store.vectors(union[union <= self._covered], self.dimension)
-        if filtered:
-            keep = np.fromiter((matches(m, where) for m in metadata), dtype=bool, count=len(keys))
-            keys, vectors = keys[keep], vectors[keep]
-        tail = list(self.store.iter_vectors(self.dimension, after=self._covered, where=where))
-        tail_keys = np.concatenate([p[0] for p in tail]) if tail else np.zeros(0, np.int64)
-        tail_vectors = np.concatenate([p[1] for p in tail]) if tail else np.zeros((0, self.dimension), np.float32)
-        total: int | None = None
-        results: list[Ranked] = []
-        for i, found in enumerate(candidates):
-            # this query's candidates, keys ascending (ties in score go to the earlier document)
-            rows = slice(None) if len(candidates) == 1 else np.flatnonzero(np.isin(keys, found))
-            query_keys = np.concatenate([keys[rows], tail_keys])
-            query_vectors = np.concatenate([vectors[rows], tail_vectors])
-            if len(query_keys) < k:
-                total = len(self) if total is None and not filtered else total
-                if filtered or len(query_keys) < (total or 0):
-                    results.extend(self._exact(queries[i : i + 1], k, where))
-                    continue
-            scores, idx = semantic_search_arrays(queries[i], query_vectors, top_k=k, score=self.similarity)
-            results.append((query_keys[idx[0]], scores[0]))
-        return results
-
-    def _exact(self, queries: np.ndarray, k: int, where: Metadata) -> list[Ranked]:
-        """Exact top-k over every matching document, streamed ``EXACT_CHUNK`` rows at a time in key order."""
-        best = TopK(len(queries), k)
-        for keys, vectors in self.store.iter_vectors(self.dimension, where=where, chunk=EXACT_CHUNK):
-            if len(keys):
-                scores, idx = semantic_search_arrays(
-                    queries, vectors, top_k=k, score=self.similarity, corpus_chunk_size=EXACT_CHUNK
-                )
-                best.add(scores, keys[idx])
-        return [(best.indices[i], best.scores[i]) for i in range(len(queries))]
-
-    def _hits(self, ranked: list[Ranked]) -> list[list[SearchHit]]:
-        """The ranked keys of each query as hits, their documents read in one query for all."""
-        if not ranked:
-            return []
-        wanted = ranked[0][0] if len(ranked) == 1 else np.unique(np.concatenate([keys for keys, _ in ranked]))
-        docs = self.store.documents(wanted)
-        return [
-            [
-                SearchHit(docs[key].id, float(score), docs[key].text, docs[key].metadata)
-                for key, score in zip(keys.tolist(), scores.tolist(), strict=True)
-                if key in docs
-            ]
-            for keys, scores in ranked
-        ]
-
-    def get(self, doc_id: str) -> Document | None:
-        """The stored document with this id, or None."""
-        self._check_open()
-        return self.store.get(str(doc_id))
-
-    def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self.get(doc_id) is not None
-
-    def __len__(self) -> int:
-        self._check_open()
-        return self.store.count()
-
     def info(self) -> IndexInfo:
         """What the index is and holds: model, fingerprint, dimension, similarity, precision, counts, ANN file."""
         self._check_open()
@@ -563,6 +416,11 @@ class Index:
             documents = self.store.count()
             saved = 0 if state is None else state.last_key
             pending = self.store.count(after=saved)
+            lexical = (
+                self.config.lexical
+                if not self.read_only
+                else IndexConfig.from_json(self.store.config(), self.folder).lexical
+            )
         return IndexInfo(
             path=self.folder,
             model=self.config.model_name,
@@ -577,36 +435,48 @@ class Index:
             int8_calibrated=self.codec.ranges is not None if self.precision is Precision.INT8 else None,
             hnsw=self.config.hnsw,
             read_only=self.read_only,
+            lexical=lexical,
         )
 
-    # --- helpers -------------------------------------------------------------------------------------------------
-    def _encode(self, texts: list[str], role: Role) -> np.ndarray:
-        """Encode with the prompt the index chose for ``role`` at creation (when the model has it; else none)."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self._require_model("encoding texts")
-        name = self.config.prompt_name(role)
-        vectors = model.encode(
-            texts,
-            prompt_name=name if name and name in model.prompts else None,
-            batch_size=ENCODE_BATCH_SIZE,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+    # --- the lexical index ---------------------------------------------------------------------------------------
+    def rebuild_lexical(
+        self,
+        tokenizer: LexicalTokenizer | str | None = None,
+        *,
+        title_weight: float | None = None,
+        text_weight: float | None = None,
+    ) -> LexicalConfig:
+        """Give the index a lexical index (one built without, or by an older sentvec), or rebuild its own with
+        another ``tokenizer`` or weights (each defaults to the current setting, else the default one).
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError(f"{self.folder}: the index is closed")
+        Every document's terms are computed again and the FTS5 table rebuilt from them in one transaction: a crash
+        leaves the index as it was. Needs no model. Returns the new settings (also in ``config.lexical``).
+        """
+        self._check_writable()
+        lexical_index.require_fts5("Index.rebuild_lexical")
+        current = self.config.lexical or LexicalConfig()
+        lexical = LexicalConfig(
+            current.tokenizer if tokenizer is None else LexicalTokenizer.parse(tokenizer),
+            current.title_weight if title_weight is None else title_weight,
+            current.text_weight if text_weight is None else text_weight,
+        )
+        config = self.config.with_lexical(lexical)
+        with self._mutex, self.store.write():
+            self.store.add_columns(lexical_index.LEXICAL_COLUMNS)
+            self.store.execute_all(lexical_index.drop_statements())  # the triggers first: no FTS5 table to update
+            last = 0
+            while rows := self.store.texts(after=last, limit=REBUILD_CHUNK):
+                self.store.set_terms([(lexical.terms(title), lexical.terms(text), key) for key, title, text in rows])
+                last = rows[-1][0]
+            self.store.execute_all([*lexical_index.create_statements(), lexical_index.rebuild_statement()])
+            self.store.set_config({"lexical": lexical.to_json(), "format_version": config.format_version})
+        self.config = config
+        return lexical
 
     def _check_writable(self) -> None:
         self._check_open()
         if self.read_only:
             raise ReadOnlyIndexError(f"{self.folder}: opened read-only; open it with read_only=False to write")
-
-    def _require_model(self, what: str) -> Embedder:
-        if self.model is None:
-            raise ValueError(f"{what} needs the model: Index.open({str(self.folder)!r}, model=...)")
-        return self.model
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "writable"

@@ -2,11 +2,16 @@
 
 One file, ``index.sqlite``, in WAL mode with ``synchronous=FULL``:
 
-- ``documents(key INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, text, metadata JSON, vector BLOB)``: the
-  float32 vector lives in the same row as its document, so a committed batch holds documents and vectors together
-  (nothing to reconcile after a crash), and WAL gives every reader a consistent snapshot of both. ``key`` is the
-  ANN label; AUTOINCREMENT never reuses a key, so "keys above the ANN file's last key" are exactly the rows the
-  file lacks.
+- ``documents(key INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, text, metadata JSON, vector BLOB, title,
+  lexical_title, lexical_text)``: the float32 vector lives in the same row as its document, so a committed batch
+  holds documents and vectors together (nothing to reconcile after a crash), and WAL gives every reader a
+  consistent snapshot of both. ``key`` is the ANN label; AUTOINCREMENT never reuses a key, so "keys above the ANN
+  file's last key" are exactly the rows the file lacks. ``title`` (optional) and the two term lists of lexical
+  search (:mod:`sentvec.search.index.lexical`) came later: folders written before lack them and open unchanged;
+  they are added (``ALTER TABLE``, NULL for the rows already there) when a titled document or a lexical index first
+  needs them.
+- ``lexical`` (FTS5, external content on ``documents``) and the triggers that fill it, in indexes with lexical
+  search.
 - ``tombstones(seq, key)``: keys deleted since the ANN file was last written (pruned when it is rewritten).
 - ``ann_state``: the ANN file in use and what it covers (``last_key``, ``tomb_seq``), switched in one commit.
 - ``config``: JSON values (model, fingerprint, dimension, similarity, precision, int8 ranges, ...), one row per
@@ -21,32 +26,35 @@ import hashlib
 import itertools
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
 from sentvec.errors import DataFormatError, SentvecError
+from sentvec.search.index.values import (
+    JSONValue,
+    Metadata,
+    NotStrictJSON,
+    SQLParam,
+    _check_text,
+    _sql_filter,
+    matches,
+    strict_json,
+)
 
 logger = logging.getLogger(__name__)
 
 DB_FILE = "index.sqlite"
 LOCK_FILE = "write.lock"
 SQL_CHUNK = 500  # ids or keys bound per statement (below every SQLite variable limit)
-MAX_JSON_DEPTH = 100  # nesting of metadata values (SQLite's JSON functions refuse deeper documents)
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # the integers SQLite holds exactly
 
-# A JSON value: document metadata and the config's values.
-JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
-Metadata: TypeAlias = Mapping[str, JSONValue]
 # An SQLite row: its columns' types are fixed by SCHEMA, which the type checker cannot see.
 Row: TypeAlias = tuple[Any, ...]
-SQLParam: TypeAlias = str | int | float | bytes | None
 _T = TypeVar("_T")
 
 SCHEMA = """
@@ -56,7 +64,10 @@ CREATE TABLE IF NOT EXISTS documents (
     id TEXT NOT NULL UNIQUE,
     text TEXT NOT NULL,
     metadata TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    title TEXT,
+    lexical_title TEXT,
+    lexical_text TEXT
 );
 CREATE TABLE IF NOT EXISTS tombstones (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ann_state (
@@ -105,132 +116,6 @@ class AnnState:
     tomb_seq: int
 
 
-# --- strict JSON values ------------------------------------------------------------------------------------------
-
-
-class NotStrictJSON(ValueError):
-    """A value that is not strict JSON (what SQLite's JSON functions read): ``path`` names where, ``wrong_type``
-    whether its type is the problem (a set, bytes, an object, a non-string key) rather than its value (NaN, an
-    integer beyond 64 bits, a lone surrogate, too deep a nesting)."""
-
-    def __init__(self, path: str, problem: str, *, wrong_type: bool) -> None:
-        self.path, self.problem, self.wrong_type = path, problem, wrong_type
-        super().__init__(f"{path}: {problem}")
-
-
-def _child(path: str, key: str) -> str:
-    return f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key, ensure_ascii=False)}]"
-
-
-def _check_text(value: str, path: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise NotStrictJSON(
-            path, f"not valid Unicode (a lone surrogate at position {e.start})", wrong_type=False
-        ) from None
-
-
-def strict_json(value: object, path: str, depth: int = 0) -> JSONValue:
-    """``value`` as strict JSON: objects with string keys, arrays (lists or tuples, returned as lists), strings,
-    finite numbers (integers within 64 bits, numpy scalars as Python ones), booleans and None.
-
-    Python's ``json`` writes ``NaN`` and ``Infinity`` and turns non-string keys into strings, but SQLite's JSON
-    functions refuse the former (one such row breaks every filtered search over it) and the latter would not read
-    back as written, so both are refused here: :class:`NotStrictJSON` names the path (``metadata.tags[2]``).
-    """
-    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
-        value = value.item()
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        _check_text(value, path)
-        return str(value)
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise NotStrictJSON(path, f"the integer {value} does not fit in 64 bits (SQLite's range)", wrong_type=False)
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NotStrictJSON(path, f"{value} is not valid JSON (only finite numbers are)", wrong_type=False)
-        return float(value)
-    if isinstance(value, (Mapping, list, tuple)):
-        return _strict_container(value, path, depth)
-    raise NotStrictJSON(path, f"{type(value).__name__} is not a JSON value", wrong_type=True)
-
-
-def _strict_container(
-    value: Mapping[object, object] | list[object] | tuple[object, ...], path: str, depth: int
-) -> JSONValue:
-    """:func:`strict_json` of an object or an array."""
-    if depth >= MAX_JSON_DEPTH:
-        raise NotStrictJSON(path, f"nested deeper than {MAX_JSON_DEPTH} levels", wrong_type=False)
-    if not isinstance(value, Mapping):
-        return [strict_json(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
-    out: dict[str, JSONValue] = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise NotStrictJSON(
-                path, f"the key {key!r} is {type(key).__name__}; JSON object keys must be strings", wrong_type=True
-            )
-        _check_text(key, path)
-        out[str(key)] = strict_json(item, _child(path, key), depth + 1)
-    return out
-
-
-def parse_filter(where: object) -> dict[str, JSONValue]:
-    """A search filter checked: a mapping of metadata field names to strict JSON values (:func:`strict_json`).
-
-    Raises ``TypeError`` (not a mapping, a non-string field, a value of a non-JSON type) or ``ValueError`` (NaN,
-    an integer beyond 64 bits, ...), naming ``filter`` and the field.
-    """
-    if where is None:
-        return {}
-    if not isinstance(where, Mapping):
-        raise TypeError(f"filter must be a mapping of metadata field names to values, got {type(where).__name__}")
-    checked: dict[str, JSONValue] = {}
-    for field, value in where.items():
-        if not isinstance(field, str):
-            raise TypeError(f"filter: field names must be strings, got {field!r} ({type(field).__name__})")
-        try:
-            checked[field] = strict_json(value, f"filter[{field!r}]")
-        except NotStrictJSON as e:
-            raise (TypeError if e.wrong_type else ValueError)(str(e)) from None
-    return checked
-
-
-# --- metadata filters --------------------------------------------------------------------------------------------
-
-
-def _same(a: JSONValue, b: JSONValue) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a is b
-    return bool(a == b)
-
-
-def matches(metadata: Metadata, where: Metadata) -> bool:
-    """Whether ``metadata`` equals ``where`` on every field (a missing field equals ``None``; ``True`` != 1)."""
-    return all(_same(metadata.get(field), value) for field, value in where.items())
-
-
-def _sql_filter(where: Metadata) -> tuple[str, list[SQLParam]]:
-    """A WHERE clause narrowing to candidates of a filter (:func:`matches` decides).
-
-    Only fields SQLite compares exactly take part: scalar values (not booleans), field names that JSON writes as
-    they are (SQLite's path finds no key stored with escapes: ``"``, ``\\``, control characters) and strings
-    without NUL (SQLite's text comparison stops at it); the others are checked in Python only."""
-    clauses: list[str] = []
-    params: list[SQLParam] = []
-    for field, value in where.items():
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            continue
-        if json.dumps(field, ensure_ascii=False)[1:-1] != field or (isinstance(value, str) and "\x00" in value):
-            continue
-        clauses.append("json_extract(metadata, ?) = ?")
-        params.extend([f'$."{field}"', value])
-    return (" AND ".join(clauses) or "1"), params
-
-
 # --- the store ---------------------------------------------------------------------------------------------------
 
 
@@ -258,9 +143,48 @@ class DocumentStore:
                     self._conn.execute("PRAGMA journal_mode = WAL")
                     self._conn.executescript(SCHEMA)
                 self._conn.execute("PRAGMA synchronous = FULL")
+            self.columns = self._columns()
         except BaseException:
             self._conn.close()
             raise
+
+    def _columns(self) -> frozenset[str]:
+        """The columns of ``documents`` (those of older folders lack ``title`` and the lexical terms)."""
+        return frozenset(str(row[1]) for row in self._query("PRAGMA table_info(documents)"))
+
+    def add_columns(self, names: Iterable[str]) -> None:
+        """Add the optional (nullable text) columns ``documents`` lacks (inside a write transaction)."""
+        with self._lock:
+            for name in names:
+                if name not in self.columns:
+                    if name not in _OPTIONAL_COLUMNS:
+                        raise ValueError(f"not an optional documents column: {name!r}")
+                    self._execute(f"ALTER TABLE documents ADD COLUMN {name} TEXT")
+            self.columns = self._columns()
+
+    def execute_all(self, statements: Iterable[str]) -> None:
+        """Run fixed SQL statements (inside a write transaction)."""
+        for sql in statements:
+            self._execute(sql)
+
+    def rows(self, sql: str, params: Sequence[SQLParam] = (), size: int = 1000) -> Generator[list[Row], None, None]:
+        """The rows of a query, ``size`` at a time (damage reported as :class:`IndexFormatError`)."""
+        with self._lock, self._guard():
+            cursor = self._conn.execute(sql, params)
+            while batch := cursor.fetchmany(size):
+                yield batch
+
+    def sql_filter(self, where: Metadata) -> tuple[str, list[SQLParam]]:
+        """A WHERE clause (on ``metadata``) narrowing to the candidates of a filter, :func:`matches` to decide;
+        ``("1", [])`` once this index turned out to hold metadata SQLite cannot read (see :meth:`filter_failed`)."""
+        return _sql_filter(where) if self._sql_filters else ("1", [])
+
+    def filter_failed(self, error: sqlite3.OperationalError, params: Sequence[SQLParam]) -> None:
+        """Re-raise ``error`` unless it is SQLite refusing malformed metadata JSON in a filter with ``params``;
+        then filter in Python from now on (the caller retries)."""
+        if "malformed JSON" not in str(error) or not params:
+            raise error
+        self._filter_in_python()
 
     def close(self) -> None:
         """Close the connection."""
@@ -371,19 +295,44 @@ class DocumentStore:
             found += self._query(sql.format(marks=",".join("?" * len(chunk))), chunk)
         return found
 
-    def keys_of(self, ids: Iterable[str]) -> dict[str, tuple[int, str]]:
-        """``{id: (key, text)}`` of the given ids that are stored."""
-        rows = self._select_in("SELECT id, key, text FROM documents WHERE id IN ({marks})", list(ids))
-        return {doc_id: (int(key), text) for doc_id, key, text in rows}
+    def _title(self) -> str:
+        """The title column in a SELECT (NULL in folders written before titles)."""
+        return "title" if "title" in self.columns else "NULL"
 
-    def insert(self, doc_id: str, text: str, metadata: Metadata, vector: np.ndarray) -> int:
-        """Insert one document (inside a write transaction); returns its new key."""
-        blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-        cur = self._execute(
-            "INSERT INTO documents (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
-            (doc_id, text, _dump_metadata(metadata), blob),
-        )
+    def keys_of(self, ids: Iterable[str]) -> dict[str, tuple[int, str, str | None]]:
+        """``{id: (key, text, title)}`` of the given ids that are stored."""
+        sql = f"SELECT id, key, text, {self._title()} FROM documents WHERE id IN ({{marks}})"
+        return {doc_id: (int(key), text, title) for doc_id, key, text, title in self._select_in(sql, list(ids))}
+
+    def insert(
+        self,
+        doc: Document,
+        vector: np.ndarray,
+        terms: tuple[str | None, str | None] | None = None,
+    ) -> int:
+        """Insert one document with its vector and, for lexical search, the term lists of its title and text
+        (inside a write transaction; the columns they need exist: :meth:`add_columns`); returns its new key."""
+        names = ["id", "text", "metadata", "vector"]
+        values: list[SQLParam] = [doc.id, doc.text, _dump_metadata(doc.metadata)]
+        values.append(np.ascontiguousarray(vector, dtype=np.float32).tobytes())
+        if doc.title is not None:
+            names.append("title")
+            values.append(doc.title)
+        if terms is not None:
+            names += ["lexical_title", "lexical_text"]
+            values += list(terms)
+        marks = ", ".join("?" * len(names))
+        cur = self._execute(f"INSERT INTO documents ({', '.join(names)}) VALUES ({marks})", values)
         return int(cur.lastrowid or 0)
+
+    def texts(self, after: int, limit: int) -> list[tuple[int, str | None, str]]:
+        """``(key, title, text)`` of up to ``limit`` documents with key ``> after``, by key."""
+        sql = f"SELECT key, {self._title()}, text FROM documents WHERE key > ? ORDER BY key LIMIT ?"
+        return [(int(key), title, text) for key, title, text in self._query(sql, (after, limit))]
+
+    def set_terms(self, rows: Sequence[tuple[str | None, str | None, int]]) -> None:
+        """Set ``(lexical_title, lexical_text, key)`` of documents (inside a write transaction)."""
+        self._execute_many("UPDATE documents SET lexical_title = ?, lexical_text = ? WHERE key = ?", rows)
 
     def set_metadata(self, key: int, metadata: Metadata) -> None:
         """Replace one document's metadata (inside a write transaction)."""
@@ -398,17 +347,17 @@ class DocumentStore:
 
     def get(self, doc_id: str) -> Document | None:
         """One document by id."""
-        rows = self._query("SELECT key, id, text, metadata FROM documents WHERE id = ?", (doc_id,))
+        rows = self._query(f"SELECT key, id, text, metadata, {self._title()} FROM documents WHERE id = ?", (doc_id,))
         return self._document(rows[0]) if rows else None
 
     def documents(self, keys: Sequence[int] | np.ndarray) -> dict[int, Document]:
         """``{key: Document}`` of the given keys that are stored."""
-        sql = "SELECT key, id, text, metadata FROM documents WHERE key IN ({marks})"
+        sql = f"SELECT key, id, text, metadata, {self._title()} FROM documents WHERE key IN ({{marks}})"
         return {int(raw[0]): self._document(raw) for raw in self._select_in(sql, [int(k) for k in keys])}
 
     def _document(self, raw: Row) -> Document:
-        """A ``(key, id, text, metadata)`` row."""
-        return Document(raw[1], raw[2], self._metadata(raw[3], int(raw[0])))
+        """A ``(key, id, text, metadata, title)`` row."""
+        return Document(raw[1], raw[2], self._metadata(raw[3], int(raw[0])), raw[4])
 
     def vectors(
         self, keys: Sequence[int] | np.ndarray, dimension: int
@@ -426,15 +375,13 @@ class DocumentStore:
         ``where`` (metadata is only read with a filter)."""
         last = after
         while True:
-            clause, params = _sql_filter(where or {}) if self._sql_filters else ("1", [])
+            clause, params = self.sql_filter(where or {})
             meta = "metadata" if where else "'{}'"
             sql = f"SELECT key, vector, {meta} FROM documents WHERE key > ? AND {clause} ORDER BY key LIMIT ?"
             try:
                 found = self._query(sql, [last, *params, chunk])
             except sqlite3.OperationalError as e:
-                if "malformed JSON" not in str(e) or not params:
-                    raise
-                self._filter_in_python()
+                self.filter_failed(e, params)
                 continue
             if not found:
                 return
@@ -444,6 +391,10 @@ class DocumentStore:
             yield _unpack(found, dimension)
             if complete:
                 return
+
+    def metadata_of(self, text: str, key: int) -> dict[str, JSONValue]:
+        """A stored metadata value read (an :class:`IndexFormatError` when it is no JSON object)."""
+        return self._metadata(text, key)
 
     def _filter_in_python(self) -> None:
         """Stop narrowing filters in SQL: some row's metadata is not strict JSON (``NaN``, ``Infinity``), which
@@ -518,13 +469,26 @@ def _unpack(found: Sequence[Row], dimension: int) -> tuple[np.ndarray, np.ndarra
 # --- documents, config and lock helpers -------------------------------------------------------------------------
 
 
+_OPTIONAL_COLUMNS = ("title", "lexical_title", "lexical_text")
+
+
 @dataclasses.dataclass(frozen=True)
 class Document:
-    """One stored document."""
+    """One stored document: its id, text, metadata and optional title.
+
+    The model embeds :attr:`embedded_text` (the title, a space and the text, as BEIR and the reference library
+    join them); lexical search weighs the title and the text apart.
+    """
 
     id: str
     text: str
     metadata: Metadata
+    title: str | None = None
+
+    @property
+    def embedded_text(self) -> str:
+        """What the model encodes: ``title + " " + text`` (stripped) with a title, else the text."""
+        return self.text if not self.title else f"{self.title} {self.text}".strip()
 
 
 def text_id(text: str) -> str:
@@ -533,7 +497,7 @@ def text_id(text: str) -> str:
 
 
 def parse_doc(doc: object, n: int) -> Document:
-    """The document at position ``n`` of an input: a dict ``{"id", "text", "metadata"?}`` or a string.
+    """The document at position ``n`` of an input: a dict ``{"id", "text", "title"?, "metadata"?}`` or a string.
 
     Metadata must be strict JSON (:func:`strict_json`); a :class:`~sentvec.errors.DataFormatError` names the
     document (position and id) and the field path (``metadata.scores[1]``)."""
@@ -556,6 +520,11 @@ def parse_doc(doc: object, n: int) -> Document:
     if not isinstance(text, str):
         raise DataFormatError(where, None, f"expected text, got {type(text).__name__}", "text")
     _check_doc_text(text, where, "text")
+    title = doc.get("title")
+    if title is not None:
+        if not isinstance(title, str):
+            raise DataFormatError(where, None, f"expected text or null, got {type(title).__name__}", "title")
+        _check_doc_text(title, where, "title")
     metadata = doc.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise DataFormatError(where, None, f"expected an object, got {type(metadata).__name__}", "metadata")
@@ -564,7 +533,7 @@ def parse_doc(doc: object, n: int) -> Document:
     except NotStrictJSON as e:
         raise DataFormatError(where, None, e.problem, e.path) from None
     assert isinstance(checked, dict)
-    return Document(doc_id, text, checked)
+    return Document(doc_id, text, checked, title)
 
 
 def _check_doc_text(value: str, where: str, field: str) -> None:
