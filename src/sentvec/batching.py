@@ -125,6 +125,7 @@ class TextTokenizer:
 
     def tokenize(self, texts: Sequence[str]) -> Tokenized:
         """Tokenize with truncation at ``max_seq_length``, recording the untruncated lengths."""
+        check_unicode(texts)
         if self.do_lower_case:
             texts = [t.lower() for t in texts]
         encodings = self._tok.encode_batch(list(texts), add_special_tokens=True)
@@ -221,6 +222,19 @@ class PairTokenizer:
         type_ids = [np.asarray(e.type_ids, dtype=np.int64) for e in encodings] if self.segment_ids else None
         info = EncodeInfo(token_counts=full, truncated=full > lengths, max_seq_length=self.max_length)
         return Tokenized(ids=ids, lengths=lengths, info=info, type_ids=type_ids)
+
+
+def check_unicode(texts: Sequence[str], what: str = "input") -> None:
+    """Texts the tokenizer can take: a lone surrogate (``"\\ud800"``, from a bad decode) is a ``ValueError`` that
+    names the input's index, not a ``TypeError`` from inside the tokenizer."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        for i, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ValueError(f"{what} at index {i} is not valid Unicode ({e.reason} at character {e.start})") from e
 
 
 def plan_batches(tokenized: Tokenized, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:

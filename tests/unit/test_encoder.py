@@ -422,3 +422,8 @@ class TestModelCard:
         assert "| dimension |" in (folder / "README.md").read_text()
         model.save(tmp_path / "nocard", model_card=False)
         assert not (tmp_path / "nocard" / "README.md").exists()
+
+
+def test_a_lone_surrogate_is_named_by_index(model):
+    with pytest.raises(ValueError, match=r"input at index 1 is not valid Unicode \(surrogates not allowed"):
+        model.encode(["fine", "bad \ud800 text"])
