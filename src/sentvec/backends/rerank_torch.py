@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from sentvec.backends.torch import resolve_device
 from sentvec.batching import TokenBatch, Tokenized, pad_batch
 from sentvec.errors import ModelFormatError
 from sentvec.formats import HF_CONFIG_FILE, WEIGHT_FILES
+from sentvec.modules.base import HFModel
 
 Features = dict[str, torch.Tensor]
 
@@ -27,7 +27,7 @@ class TorchRerankBackend(RerankBackend):
     kind = BackendKind.TORCH
 
     def __init__(self, model: torch.nn.Module, device: str | None = None, trust_remote_code: bool = False) -> None:
-        self.model: Any = model  # a transformers PreTrainedModel (untyped library)
+        self.model: HFModel = model
         self.trust_remote_code = trust_remote_code
         self._device = resolve_device(device)
         self._accepts_token_type_ids = "token_type_ids" in inspect.signature(model.forward).parameters

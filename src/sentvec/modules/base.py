@@ -10,6 +10,9 @@ import torch
 
 from sentvec.formats import ModuleKind
 
+# A transformers PreTrainedModel. transformers' own annotations are too loose for mypy (get_input_embeddings() is a
+# Module, from_pretrained() a union), so the one place that holds such a model says Any, once, here.
+HFModel = Any
 Features = dict[str, Any]  # "input_ids", "attention_mask", "token_embeddings" (B, T, H), "sentence_embedding" (B, D)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -20,7 +19,7 @@ from sentvec.formats import (
     read_transformer_config,
     write_json,
 )
-from sentvec.modules.base import Features, Module
+from sentvec.modules.base import Features, HFModel, Module
 
 
 class Transformer(Module):
@@ -30,7 +29,7 @@ class Transformer(Module):
 
     def __init__(self, model: torch.nn.Module, config: TransformerConfig) -> None:
         super().__init__()
-        self.auto_model: Any = model
+        self.auto_model: HFModel = model
         self.config = config
         self.trust_remote_code = False  # whether transformers was allowed to run the model's own code
         params = inspect.signature(model.forward).parameters

@@ -175,8 +175,10 @@ def _live_pooling(model: Embedder) -> PoolingConfig | None:
         from sentvec.modules.pooling import Pooling
 
         return next((m.config for m in model.torch.modules if isinstance(m, Pooling)), None)
-    head = getattr(model.backend, "head", None)
-    return head.pooling if isinstance(head, NumpyHead) else None
+    from sentvec.backends.onnx import OnnxBackend
+
+    backend = model.backend
+    return backend.head.pooling if isinstance(backend, OnnxBackend) and isinstance(backend.head, NumpyHead) else None
 
 
 def _pooling_spec(config: PoolingConfig) -> JSONValue:
