@@ -383,7 +383,10 @@ def _assert_same(ours: object, theirs: object, where: str = "result") -> None:
 
 
 @pytest.mark.parametrize(("name", "reference_import", "sentvec_import", "code"), SNIPPETS, ids=[s[0] for s in SNIPPETS])
-def test_snippet(name: str, reference_import: str, sentvec_import: str, code: str, model_folder: Path, tmp_path: Path):
+def test_snippet(
+    name: str, reference_import: str, sentvec_import: str, code: str, model_folder: Path, tmp_path: Path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # trainers write their default output folders into the working directory
     theirs = _run(reference_import, code, model_folder, tmp_path / "reference")
     ours = _run(sentvec_import, code, model_folder, tmp_path / "sentvec")
     COMPARE.get(name, _assert_same)(ours, theirs)

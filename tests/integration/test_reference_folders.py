@@ -4,6 +4,7 @@ saves from them load in the reference with the same vectors."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,6 @@ def _dense_model(model_folder: Path):
 
 
 def _finetuned_model(model_folder: Path, stsb_dir: Path, output: Path):
-    from conftest import read_stsb
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -46,7 +46,8 @@ def _finetuned_model(model_folder: Path, stsb_dir: Path, output: Path):
     )
     from sentence_transformers.losses import MultipleNegativesRankingLoss
 
-    rows = [r for r in read_stsb(stsb_dir / "stsb-en-train.csv") if r[2] >= 4.0][:64]
+    with open(stsb_dir / "stsb-en-train.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if float(r[2]) >= 4.0][:64]
     data = Dataset.from_dict({"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows]})
     model = SentenceTransformer(str(model_folder), device="cpu")
     args = SentenceTransformerTrainingArguments(
