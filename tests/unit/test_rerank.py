@@ -467,5 +467,5 @@ def test_loading_a_reranker_as_an_encoder_points_to_load_reranker(folders, tmp_p
 
     saved = tmp_path / "saved"
     load_reranker(str(next(iter(folders.values())))).save(saved)  # the 6.x layout: model_type CrossEncoder
-    with pytest.raises(ModelFormatError, match="cross-encoder .* sentvec.load_reranker"):
+    with pytest.raises(ModelFormatError, match=r"cross-encoder .* sentvec\.load_reranker"):
         sentvec.load(str(saved))

@@ -490,7 +490,7 @@ def test_cli_serve_builds_app_with_flags(monkeypatch, model_dir, tmp_path):
 class TestPromptChoice:
     """Per-request prompts: ``input_type`` (query/document, Cohere's search_* names) or ``prompt_name`` (TEI)."""
 
-    TEXTS = ["the cat sleeps", "a dog runs"]
+    TEXTS = ("the cat sleeps", "a dog runs")
 
     def _vectors(self, http, **extra):
         response = http.post("/v1/embeddings", json={"input": self.TEXTS, **extra})
