@@ -6,6 +6,7 @@ that sentvec runs."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import textwrap
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import read_stsb
 
 from sentvec.export import export_reranker_onnx
 from sentvec.export.rerank_onnx import default_calibration_pairs
@@ -36,7 +36,8 @@ def max_abs_diff(a: Any, b: Any) -> float:
 
 @pytest.fixture(scope="module")
 def pairs(stsb_dir: Path) -> list[tuple[str, str]]:
-    rows = read_stsb(stsb_dir / "stsb-en-test.csv")[:N_PAIRS]
+    with open(stsb_dir / "stsb-en-test.csv", newline="", encoding="utf-8") as f:
+        rows = [(r[0], r[1], float(r[2])) for r in csv.reader(f)][:N_PAIRS]
     assert len(rows) == N_PAIRS
     return [(s1, s2) for s1, s2, _ in rows]
 

@@ -6,19 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _tiny_model import WORDS
-from conftest import ModelFactory
 
 pytest.importorskip("torch")
 
 STEPS = 3
 
 
-def _no_dropout_model(make_model: ModelFactory) -> Path:
+def _no_dropout_model(make_model: Callable[..., Path]) -> Path:
     """Dropout draws different masks in 1 and 2 processes; without it the runs must agree to float rounding."""
     folder = make_model()
     config = json.loads((folder / "config.json").read_text())
@@ -89,7 +89,7 @@ def _weights(out: Path) -> dict[str, np.ndarray]:
     return load_file(str(out / "model.safetensors"))
 
 
-def test_torchrun_training_equals_one_process(make_model: ModelFactory, tmp_path: Path) -> None:
+def test_torchrun_training_equals_one_process(make_model: Callable[..., Path], tmp_path: Path) -> None:
     """End to end through ``torchrun -m sentvec train``: same logged losses and same weights after 3 steps.
 
     (AdamW's steps barely change when all gradients are scaled by a constant, so the weights alone would not
@@ -123,7 +123,9 @@ def _weights_of(model: Path) -> dict[str, np.ndarray]:
     return {k.removeprefix("bert."): v for k, v in load_file(str(model / "model.safetensors")).items()}
 
 
-def test_gathered_losses_and_averaged_gradients_equal_one_process(make_model: ModelFactory, tmp_path: Path) -> None:
+def test_gathered_losses_and_averaged_gradients_equal_one_process(
+    make_model: Callable[..., Path], tmp_path: Path
+) -> None:
     """In-batch-negative losses (plain, GradCache, the seed's margin loss) and a scored-pair loss: 2 ranks with
     7 and 6 texts (uneven shards, as at the end of an epoch) give the loss value and the parameter gradients of
     1 process with all 13."""
@@ -157,7 +159,7 @@ def test_shard_keeps_the_global_order_and_balances_sizes() -> None:
 
 
 def test_interrupted_and_resumed_two_rank_run_ends_with_the_same_weights(
-    make_model: ModelFactory, tmp_path: Path
+    make_model: Callable[..., Path], tmp_path: Path
 ) -> None:
     """With dropout on, each rank draws its own masks: the checkpoint keeps every rank's RNG state, so 2 ranks that
     die after the checkpoint at step 6 and resume from it end where an uninterrupted run does (with rank 0's
