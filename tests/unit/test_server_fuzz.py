@@ -1,6 +1,8 @@
 """Fuzzing the service: a few hundred seeded, generated requests to every route (malformed JSON, wrong types,
 odd Unicode, huge and negative numbers, missing and extra fields, odd headers) must never get a 5xx; every
-error is the JSON error shape; the service is alive afterwards. In process (TestClient), bounded, no network."""
+error is the JSON error shape; the service is alive afterwards. In process (TestClient), bounded, no network.
+The routes include reranking (``/v1/rerank``, ``/rerank`` in TEI's and Cohere's shapes, ``/search``'s ``mode`` and
+``rerank``), served by a tiny cross-encoder."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from sentvec.server.app import create_app
 from sentvec.server.limits import Limits
 
 SEED = int(os.environ.get("SENTVEC_FUZZ_SEED", "14"))  # another seed explores further
-REQUESTS = 600
+REQUESTS = 900
 KEY = "fuzz-key-0123456789"
 LIMITS = Limits(max_inputs=16, max_chars=500, max_body_bytes=64 * 1024, max_k=20)
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -136,6 +138,55 @@ def _search_body(rng: random.Random) -> dict[str, Any]:
         )
     if rng.random() < 0.3:
         body["exact"] = rng.choice([True, False, "yes", 1, None])
+    if rng.random() < 0.5:
+        body["mode"] = rng.choice(["dense", "lexical", "hybrid", "hybrid", "sparse", "", None, 1, "\ud800"])
+    if rng.random() < 0.4:
+        body["rerank"] = rng.choice([True, True, False, "true", 1, None, "\ud800"])
+    if rng.random() < 0.3:
+        body["rerank_candidates"] = rng.choice([*ODD_NUMBERS, 5, 16, 17, "5"])
+    return body
+
+
+def _documents(rng: random.Random) -> Any:
+    """Rerank documents: texts, {"text": ...} objects (Cohere, Jina), or anything."""
+    docs = _texts(rng)
+    if isinstance(docs, list) and rng.random() < 0.4:
+        return [
+            {"text": d, **({"title": _value(rng)} if rng.random() < 0.3 else {})} if rng.random() < 0.7 else _value(rng)
+            for d in docs
+        ]
+    return docs
+
+
+def _rerank_body(rng: random.Random) -> dict[str, Any]:
+    """Cohere's and Jina's request."""
+    body: dict[str, Any] = {"query": rng.choice(ODD_TEXTS) if rng.random() < 0.85 else _value(rng)}
+    body["documents"] = _documents(rng)
+    if rng.random() < 0.6:
+        body["model"] = rng.choice(["rerank-english-v3.0", "jina-reranker-v2-base-multilingual", 5, None, "\ud800"])
+    if rng.random() < 0.5:
+        body["top_n"] = rng.choice([*ODD_NUMBERS, 3, "2", [1]])
+    if rng.random() < 0.5:
+        body["return_documents"] = rng.choice([True, False, "yes", 0, None])
+    if rng.random() < 0.2:
+        body[rng.choice(["rank_fields", "max_chunks_per_doc", "max_tokens_per_doc"])] = _value(rng)
+    return body
+
+
+def _tei_body(rng: random.Random) -> dict[str, Any]:
+    """TEI's request (sometimes Cohere's, or both shapes at once: /rerank takes either)."""
+    roll = rng.random()
+    if roll < 0.2:
+        return _rerank_body(rng)
+    body: dict[str, Any] = {"query": rng.choice(ODD_TEXTS) if rng.random() < 0.85 else _value(rng)}
+    body["texts"] = _texts(rng)
+    if roll < 0.25:
+        body["documents"] = _documents(rng)
+    for key in ("raw_scores", "return_text", "truncate"):
+        if rng.random() < 0.5:
+            body[key] = rng.choice([True, False, True, "no", 1, None])
+    if rng.random() < 0.3:
+        body["truncation_direction"] = rng.choice(["right", "Right", "left", "Left", "up", 1, None])
     return body
 
 
@@ -143,6 +194,9 @@ BODIES: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "/v1/embeddings": _embeddings_body,
     "/similarity": _similarity_body,
     "/search": _search_body,
+    "/v1/rerank": _rerank_body,
+    "/v2/rerank": _rerank_body,
+    "/rerank": _tei_body,
 }
 
 
@@ -154,7 +208,7 @@ def _mutate(rng: random.Random, body: dict[str, Any]) -> Any:
     if roll < 0.4 and body:
         body.pop(rng.choice(list(body)))
     elif roll < 0.5:
-        body[rng.choice(["extra", "\ud800", "", "input", "k"])] = _value(rng)
+        body[rng.choice(["extra", "\ud800", "", "input", "k", "documents", "texts", "query"])] = _value(rng)
     elif roll < 0.6 and body:
         body[rng.choice(list(body))] = _value(rng)
     elif roll < 0.7:
@@ -217,10 +271,20 @@ def index(model, tmp_path_factory) -> Iterator[Any]:
         yield reader
 
 
-def test_fuzzed_requests_never_get_a_5xx(model, index):
+@pytest.fixture(scope="module")
+def reranker(tmp_path_factory) -> Any:
+    from test_rerank import build_reranker
+
+    from sentvec.rerank import load_reranker
+
+    return load_reranker(build_reranker(tmp_path_factory.mktemp("fuzz-reranker") / "r"), backend="torch")
+
+
+def test_fuzzed_requests_never_get_a_5xx(model, index, reranker):
     rng = random.Random(SEED)
     statuses: dict[int, int] = {}
-    app = create_app(model, index, limits=LIMITS, api_keys=KEY)
+    served: dict[str, int] = {}
+    app = create_app(model, index, limits=LIMITS, api_keys=KEY, reranker=reranker)
     with TestClient(app, raise_server_exceptions=False) as client:
         for n in range(REQUESTS):
             roll = rng.random()
@@ -234,6 +298,8 @@ def test_fuzzed_requests_never_get_a_5xx(model, index):
                 method, content = rng.choice(["GET", "PUT", "DELETE", "POST", "HEAD", "OPTIONS"]), b""
             response = client.request(method, path, content=content, headers=headers)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code == 200:
+                served[path] = served.get(path, 0) + 1
             where = f"request {n}: {method} {path} {content[:300]!r} {headers}"
             assert response.status_code < 500, f"{where} -> {response.status_code} {response.text[:500]}"
             if response.status_code >= 400 and method != "HEAD":
@@ -242,9 +308,13 @@ def test_fuzzed_requests_never_get_a_5xx(model, index):
         assert client.get("/health").status_code == 200
         alive = client.post("/v1/embeddings", json={"input": ["the cat", "a dog"]}, headers=AUTH)
         assert alive.status_code == 200 and len(alive.json()["data"]) == 2
+        ranked = client.post("/v1/rerank", json={"query": "the cat", "documents": ["a dog", "the cat"]}, headers=AUTH)
+        assert ranked.status_code == 200 and len(ranked.json()["results"]) == 2
         metrics = client.get("/metrics", headers=AUTH).text
     assert 'status="5' not in metrics
     # the generator reaches the service's answers, not only its first checks
-    print(f"seed {SEED}: {dict(sorted(statuses.items()))}")
+    print(f"seed {SEED}: {dict(sorted(statuses.items()))}, served {dict(sorted(served.items()))}")
     assert statuses.get(200, 0) >= 20, statuses
+    reranked = sum(served.get(path, 0) for path in ("/v1/rerank", "/v2/rerank", "/rerank"))
+    assert reranked >= 5 and served.get("/search", 0) >= 1, served  # the reranking routes answer too
     assert {400, 401, 404, 413, 422} <= set(statuses), statuses

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sentvec.cli.common import Subparsers, load_model, model_arg
+from sentvec.cli.index import rerank_args, search_mode_args
 from sentvec.cli.output import check_json_out, finish, json_out_arg, print_ir_table
 from sentvec.errors import DataFormatError
 
@@ -39,6 +40,8 @@ def add_parser(sub: Subparsers) -> None:
     ir.add_argument("--queries", type=Path, help="BEIR queries.jsonl (with --index)")
     ir.add_argument("--qrels", type=Path, help="BEIR qrels .tsv (with --index)")
     ir.add_argument("--exact", action="store_true", help="with --index: exact search instead of the HNSW graph")
+    search_mode_args(ir)  # with --index: how it searches, as `sentvec index search`
+    rerank_args(ir)
     binary = eval_sub.add_parser(
         "binary",
         help="binary classification of pairs by similarity threshold (accuracy, F1, AP)",
@@ -106,6 +109,8 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
         return eval_index(args.index, args)
     if args.data is None or args.model is None:
         raise ValueError("eval ir needs --model and --data (a BEIR folder), or --index with --queries and --qrels")
+    if args.mode != "dense" or args.rerank is not None:
+        raise ValueError("--mode lexical/hybrid and --rerank search an index: use them with --index")
 
     evaluator = InformationRetrievalEvaluator.from_beir(args.data, split=args.split, batch_size=args.batch_size)
     result = evaluator(load_model(args))

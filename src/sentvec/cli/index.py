@@ -1,5 +1,6 @@
 """``sentvec index build|add|search|info|eval|rebuild-lexical``: a persistent index on disk
-(:mod:`sentvec.search.index`), searched by embeddings, by BM25 or both (``--mode dense|lexical|hybrid``)."""
+(:mod:`sentvec.search.index`), searched by embeddings, by BM25 or both (``--mode dense|lexical|hybrid``), and
+reranked by a cross-encoder (``--rerank MODEL``)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,15 @@ from sentvec.cli.common import (
     encoding_args,
     load_model,
     model_arg,
+    quantized,
 )
 from sentvec.cli.output import check_json_out, finish, json_out_arg, print_ir_table
 from sentvec.errors import DataFormatError
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable
-
     from sentvec.encoder import SentenceEncoder
-    from sentvec.evaluation.base import EvaluationResult
+    from sentvec.rerank import CrossEncoder
     from sentvec.search.index import Index, SearchHit
-    from sentvec.similarity import SimilarityFunction
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
 # The values of sentvec.search's SearchMode, FusionMethod and LexicalTokenizer (spelled out: importing them loads
@@ -109,6 +108,7 @@ def add_parser(sub: Subparsers) -> None:
     for q in (search, ev):
         model_arg(q, required=False, default="the index's model")
         search_mode_args(q)
+        rerank_args(q)
 
 
 def _tokenizer_arg(parser: argparse.ArgumentParser, default: str | None) -> None:
@@ -132,6 +132,43 @@ def search_mode_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--candidates", type=int, default=None, help="hybrid: each retriever's candidates (default: max(k, 100))"
     )
+
+
+RERANK_CANDIDATES = 100  # sentvec.search.rerank.DEFAULT_RERANK_CANDIDATES (spelled out: that module loads numpy)
+
+
+def rerank_args(parser: argparse.ArgumentParser) -> None:
+    """``--rerank MODEL`` and ``--rerank-candidates N`` (also for ``sentvec eval ir --index``)."""
+    parser.add_argument(
+        "--rerank",
+        metavar="MODEL",
+        help="rerank the search's best --rerank-candidates with this cross-encoder (name or folder; on --device, "
+        "and its int8 ONNX graph with --quantized)",
+    )
+    parser.add_argument(
+        "--rerank-candidates",
+        type=int,
+        default=RERANK_CANDIDATES,
+        metavar="N",
+        help=f"with --rerank: how many of the search's best are reranked (default: {RERANK_CANDIDATES}, at least -k)",
+    )
+
+
+def load_rerank_model(args: argparse.Namespace) -> CrossEncoder | None:
+    """The cross-encoder of ``--rerank`` (on ``--device``; ``--quantized``: its int8 ONNX graph), or None."""
+    if getattr(args, "rerank", None) is None:
+        return None
+    if args.rerank_candidates < 1:  # before the model loads
+        raise ValueError(f"--rerank-candidates must be a positive integer, got {args.rerank_candidates}")
+    from sentvec.rerank import load_reranker
+
+    reranker = load_reranker(args.rerank, device=getattr(args, "device", None), quantized=quantized(args))
+    if reranker.num_labels != 1:
+        raise ValueError(
+            f"--rerank {args.rerank}: reranking needs a one-label model (a relevance score per pair); "
+            f"it has {reranker.num_labels} labels"
+        )
+    return reranker
 
 
 class SearchOptions(TypedDict):
@@ -299,24 +336,30 @@ def cmd_search(args: argparse.Namespace) -> int:
     from sentvec.search.index import Index
 
     options = search_options(args)
+    where = _parse_filter(args.filter)
+    reranker = load_rerank_model(args)
     model = None if args.mode == "lexical" and args.prompt_name is None else _load_model(args, args.dir)
     if model is not None:
         check_prompt_name(model, args.prompt_name)
-    where = _parse_filter(args.filter)
+    reranking = {"rerank": reranker, "rerank_candidates": args.rerank_candidates}
     with Index.open(args.dir, model, read_only=True) as index:
         if model is not None and args.prompt_name is not None and args.mode != "lexical":
             # a chosen prompt: the query is encoded here, and searched by its vector (its text for BM25)
             vector = model.encode(args.query, prompt_name=args.prompt_name)
-            hits = index.search(vector, k=args.k, filter=where, exact=args.exact, text=args.query, **options)
+            hits = index.search(
+                vector, k=args.k, filter=where, exact=args.exact, text=args.query, **options, **reranking
+            )
         else:
-            hits = index.search(args.query, k=args.k, filter=where, exact=args.exact, **options)
+            hits = index.search(args.query, k=args.k, filter=where, exact=args.exact, **options, **reranking)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits]))
         return 0
     for rank, hit in enumerate(hits, start=1):
         text = hit.text if len(hit.text) <= 80 else hit.text[:77] + "..."
-        found = "" if args.mode != "hybrid" else f"  [{'+'.join(hit.retrievers)}]"
-        print(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}{found}")
+        found = [*hit.retrievers] if args.mode == "hybrid" else []
+        if hit.retrieval_rank is not None:
+            found.append(f"{args.mode} #{hit.retrieval_rank}")
+        print(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}" + (f"  [{'+'.join(found)}]" if found else ""))
     if not hits:
         print("no results")
     return 0
@@ -333,6 +376,9 @@ def _hit_json(hit: SearchHit) -> dict[str, JSONValue]:
         "dense_score": hit.dense_score,
         "lexical_rank": hit.lexical_rank,
         "lexical_score": hit.lexical_score,
+        "rerank_score": hit.rerank_score,
+        "retrieval_rank": hit.retrieval_rank,
+        "retrieval_score": hit.retrieval_score,
     }
 
 
@@ -368,24 +414,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_index(args.dir, args)
 
 
-def _evaluate_mode(
-    index: Index,
-    queries: Mapping[str, str],
-    qrels: Mapping[str, Mapping[str, float]],
-    exact: bool,
-    options: SearchOptions,
-    name: str,
-) -> EvaluationResult:
-    """:func:`~sentvec.evaluation.evaluate_index`'s metrics for lexical or hybrid search."""
-    from sentvec.evaluation.retrieval import DEFAULT_KS, relevant_queries, score_rankings
-
-    query_ids, relevant = relevant_queries(queries, qrels)
-    depth = max(k for values in DEFAULT_KS.values() for k in values)
-    hits = index.search_many([queries[q] for q in query_ids], k=depth, exact=exact, **options)
-    rankings: dict[SimilarityFunction, list[list[Hashable]]] = {index.similarity: [[h.id for h in row] for row in hits]}
-    return score_rankings(rankings, relevant, index.similarity, name)
-
-
 def eval_index(folder: Path, args: argparse.Namespace) -> int:
     """The metrics of ``sentvec eval ir`` from the rankings of the index in ``folder`` for ``--queries`` and
     ``--qrels`` (``sentvec index eval``, ``sentvec eval ir --index``)."""
@@ -398,12 +426,21 @@ def eval_index(folder: Path, args: argparse.Namespace) -> int:
     if not query_ids:  # before the model loads
         raise ValueError(f"{args.qrels}: no query of {args.queries} has a relevant document")
     options = search_options(args)
+    reranker = load_rerank_model(args)
     model = None if options["mode"] == "lexical" else _load_model(args, folder)
+    name = f"{folder.name}-index" if options["mode"] == "dense" else f"{folder.name}-{options['mode']}"
+    name += "-rerank" if reranker is not None else ""
     with Index.open(folder, model, read_only=True) as index:
-        if options["mode"] == "dense":
-            result = evaluate_index(index, queries, qrels, exact=args.exact, name=f"{folder.name}-index")
-        else:
-            result = _evaluate_mode(index, queries, qrels, args.exact, options, f"{folder.name}-{options['mode']}")
+        result = evaluate_index(
+            index,
+            queries,
+            qrels,
+            exact=args.exact,
+            name=name,
+            rerank=reranker,
+            rerank_candidates=args.rerank_candidates,
+            **options,
+        )
         fn, n_docs = index.similarity, len(index)
     dense = "exact search" if args.exact else "HNSW search"
     mode = {
@@ -411,6 +448,8 @@ def eval_index(folder: Path, args: argparse.Namespace) -> int:
         "lexical": "lexical search (BM25)",
         "hybrid": f"hybrid search ({options['fusion']}, dense by {dense})",
     }[str(options["mode"])]
+    if reranker is not None:
+        mode += f", its best {args.rerank_candidates} reranked by {reranker.name}"
     print(f"IR evaluation of index {folder} ({len(query_ids)} queries, {n_docs} documents, {mode}), {fn.value}")
     print_ir_table(result)
     return finish(result, args.json_out)

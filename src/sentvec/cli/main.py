@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from sentvec.cli import encode, evaluate, index, model, serve, train, uses
+from sentvec.cli import encode, evaluate, index, model, rerank, serve, train, uses
 from sentvec.errors import SentvecError
 
 USER_ERRORS = (SentvecError, ValueError, TypeError, OSError)
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_export_parser(sub)
     train.add_parser(sub)
     index.add_parser(sub)
+    rerank.add_parser(sub)
     serve.add_parser(sub)
     uses.add_parsers(sub)  # cluster, mine-paraphrases
     model.add_info_parser(sub)

@@ -1,4 +1,4 @@
-"""``sentvec serve``: the HTTP service (OpenAI-compatible embeddings, similarity, search) with uvicorn."""
+"""``sentvec serve``: the HTTP service (OpenAI-compatible embeddings, similarity, search, reranking) with uvicorn."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentvec.cli.common import Subparsers, encoding_args, load_model, model_arg
+from sentvec.cli.common import Subparsers, encoding_args, load_model, model_arg, quantized
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -46,12 +46,18 @@ def add_parser(sub: Subparsers) -> None:
     connections = ConnectionLimits()
     p = sub.add_parser(
         "serve",
-        help="serve a model over HTTP (OpenAI-compatible /v1/embeddings, /similarity, /search, /metrics)",
+        help="serve a model over HTTP (OpenAI-compatible /v1/embeddings, /similarity, /search, /v1/rerank, /metrics)",
         description="Serve a model over HTTP with dynamic micro-batching of concurrent requests.",
     )
     model_arg(p)
     encoding_args(p, "the model's prompt used when a request names none (default: the model's default prompt)")
     p.add_argument("--index", type=Path, help="a sentvec index folder to serve /search from (opened read-only)")
+    p.add_argument(
+        "--reranker",
+        metavar="MODEL",
+        help="a cross-encoder (name or folder) to serve /v1/rerank (Cohere/Jina), /rerank (TEI) and /search's "
+        "rerank with (on --device; its int8 ONNX graph with --quantized)",
+    )
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default {DEFAULT_PORT})")
     p.add_argument(
@@ -136,12 +142,30 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     )
     batching = BatcherConfig(max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms)
     model = load_model(args, default_prompt_name=args.prompt_name)
+    reranker = None
+    if args.reranker is not None:
+        from sentvec.rerank import load_reranker
+
+        reranker = load_reranker(args.reranker, device=args.device, quantized=quantized(args))
+        if reranker.num_labels != 1:
+            raise ValueError(
+                f"--reranker {args.reranker}: serving needs a one-label model (a relevance score per pair); it has "
+                f"{reranker.num_labels} labels"
+            )
     index = None
     if args.index is not None:
         from sentvec.search.index import Index  # only --index needs the index package
 
         index = Index.open(args.index, model=model, read_only=True)
-    return create_app(model, index, limits=limits, batching=batching, batch_size=args.batch_size, api_keys=api_keys)
+    return create_app(
+        model,
+        index,
+        limits=limits,
+        batching=batching,
+        batch_size=args.batch_size,
+        api_keys=api_keys,
+        reranker=reranker,
+    )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

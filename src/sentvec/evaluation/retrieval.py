@@ -16,12 +16,14 @@ from sentvec.evaluation.data import utf8_errors
 from sentvec.jsonl import iter_objects
 from sentvec.prompts import Role, role_prompt_name
 from sentvec.search.exact import TopK, semantic_search_arrays
+from sentvec.search.fusion import ALPHA, RRF_K, FusionMethod, SearchMode
+from sentvec.search.rerank import DEFAULT_RERANK_CANDIDATES
 from sentvec.similarity import SimilarityFunction
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from sentvec.protocols import Embedder
+    from sentvec.protocols import Embedder, Reranker
     from sentvec.search.index import Index
 
 Relevant = Iterable[Hashable] | Mapping[Hashable, float]
@@ -323,19 +325,41 @@ def evaluate_index(
     exact: bool = False,
     name: str = "index",
     ks: Mapping[str, Sequence[int]] = DEFAULT_KS,
+    mode: SearchMode | str = SearchMode.DENSE,
+    fusion: FusionMethod | str = FusionMethod.RRF,
+    rrf_k: float = RRF_K,
+    alpha: float = ALPHA,
+    candidates: int | None = None,
+    rerank: Reranker | None = None,
+    rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
 ) -> EvaluationResult:
     """The metrics of :class:`InformationRetrievalEvaluator`, ranked by a search index instead of exact search
     over a corpus held in memory.
 
-    Each query with a relevant document searches ``index`` (with its model and similarity function) as deep as
-    the largest k; ``exact=True`` searches exactly instead of with the ANN graph, which gives the evaluator's
-    numbers on the index's documents. ``ks`` holds the cut-offs by metric (keys as :data:`DEFAULT_KS`).
+    Each query with a relevant document searches ``index`` as deep as the largest k, with
+    :meth:`Index.search <sentvec.search.index.Index.search>`'s options: ``mode`` (``"dense"``: the index's model
+    and similarity function; ``"lexical"``: BM25; ``"hybrid"``: both fused by ``fusion`` with ``rrf_k`` or
+    ``alpha``, ``candidates`` from each retriever) and ``rerank`` (a cross-encoder reranking each query's best
+    ``max(depth, rerank_candidates)``). ``exact=True`` searches the embeddings exactly instead of with the ANN graph,
+    which gives the evaluator's numbers on the index's documents (dense mode). ``ks`` holds the cut-offs by metric
+    (keys as :data:`DEFAULT_KS`). The metrics are named by the index's similarity function in every mode.
     """
     query_ids, relevant = relevant_queries(queries, relevant_docs)
     if not query_ids:
         raise ValueError("no query has a relevant document")
     depth = max(k for values in ks.values() for k in values)
-    hits = index.search_many([queries[qid] for qid in query_ids], k=depth, exact=exact)
+    hits = index.search_many(
+        [queries[qid] for qid in query_ids],
+        k=depth,
+        exact=exact,
+        mode=mode,
+        fusion=fusion,
+        rrf_k=rrf_k,
+        alpha=alpha,
+        candidates=candidates,
+        rerank=rerank,
+        rerank_candidates=rerank_candidates,
+    )
     rankings: dict[SimilarityFunction, list[list[Hashable]]] = {index.similarity: [[h.id for h in row] for row in hits]}
     return score_rankings(rankings, relevant, index.similarity, name, ks)
 

@@ -1,4 +1,5 @@
-"""Search over embeddings (exact), over texts (BM25) and both fused (hybrid), in memory."""
+"""Search over embeddings (exact), over texts (BM25) and both fused (hybrid), in memory; reranking of their hits
+with a cross-encoder."""
 
 from sentvec.search.exact import Hit, TopK, semantic_search, semantic_search_arrays
 from sentvec.search.fusion import (
@@ -16,6 +17,7 @@ from sentvec.search.mining import (
     paraphrase_mining,
     paraphrase_mining_embeddings,
 )
+from sentvec.search.rerank import RerankedHit, rerank_hits
 from sentvec.search.terms import LexicalTokenizer, tokenize
 
 __all__ = ["Hit", "TopK", "semantic_search", "semantic_search_arrays"]
@@ -30,6 +32,7 @@ __all__ += [
     "reciprocal_rank_fusion",
     "tokenize",
 ]
+__all__ += ["RerankedHit", "rerank_hits"]
 __all__ += [
     "ParaphrasePair",
     "community_detection",

@@ -1,6 +1,7 @@
-"""The HTTP service: OpenAI-compatible embeddings, similarity, search, health and Prometheus metrics.
+"""The HTTP service: OpenAI-compatible embeddings, similarity, search, reranking, health and Prometheus metrics.
 
-:func:`create_app` builds a FastAPI app around one loaded model (and optionally a search index). Texts from
+:func:`create_app` builds a FastAPI app around one loaded model (and optionally a search index and a reranker:
+the reranking routes are :mod:`sentvec.server.rerank`'s). Texts from
 concurrent requests share model batches through :class:`~sentvec.server.batcher.MicroBatcher`; the model runs
 on one worker thread, never on the event loop.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,18 +37,22 @@ from sentvec.postprocess import postprocess
 from sentvec.prompts import Role, role_prompt_name
 from sentvec.server.auth import ApiKeys
 from sentvec.server.batcher import BatcherClosedError, BatcherConfig, CountFn, EncodeFn, MicroBatcher
+from sentvec.server.checks import ApiError, check_filter, check_texts, short
+from sentvec.server.checks import text_problem as text_problem  # re-exported: it lived here
 from sentvec.server.limits import Limits
 from sentvec.server.metrics import CONTENT_TYPE, ServerMetrics
+from sentvec.server.rerank import NO_RERANKER, RerankResponse, RerankService, TEIRank
 
 if TYPE_CHECKING:
     from sentvec.encoder import SentenceEncoder
-    from sentvec.protocols import Embedder
+    from sentvec.protocols import Embedder, Reranker
+    from sentvec.rerank import CrossEncoder
 
 logger = logging.getLogger(__name__)
 
 ERROR_CODE_KEY = "sentvec.error_code"  # scope key: the error code of the response, for the metrics
 OPEN_PATHS = frozenset({"/health"})  # served without an API key (a load balancer's probe has none)
-SQLITE_INT = 2**63  # filter integers must be below this in magnitude: the index compares them in SQLite
+RERANK_CANDIDATES = 100  # /search with rerank: candidates reranked unless the request says (at most max_inputs)
 MAX_PARAM_CHARS = 200  # an error's ``param`` (a path into the request) is cut to this length
 
 
@@ -77,20 +81,19 @@ class SearchIndex(Protocol):
     double can too (the server never imports the index package)."""
 
     def search(
-        self, query: str, /, *, k: int = ..., filter: Mapping[str, JsonValue] | None = ..., exact: bool = ...
+        self,
+        query: str,
+        /,
+        *,
+        k: int = ...,
+        filter: Mapping[str, JsonValue] | None = ...,
+        exact: bool = ...,
+        mode: str = ...,
+        rerank: Reranker | None = ...,
+        rerank_candidates: int = ...,
     ) -> Sequence[IndexHit]:
-        """The ``k`` best hits for a query text, best first, among the documents whose metadata match ``filter``."""
-
-
-class ApiError(Exception):
-    """A client error with its HTTP status, machine-readable ``code`` and offending ``param``."""
-
-    def __init__(self, status: int, message: str, code: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.param = param
+        """The ``k`` best hits for a query text, best first, among the documents whose metadata match ``filter``,
+        by ``mode`` (dense, lexical or hybrid), reranked by ``rerank`` when given."""
 
 
 # --- request and response schemas -------------------------------------------------------------------------
@@ -185,6 +188,13 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1)
     filter: dict[str, JsonValue] | None = None
     exact: bool = False
+    mode: Literal["dense", "lexical", "hybrid"] = Field(
+        "dense", description="embeddings, BM25 (the index's lexical index) or both fused by RRF"
+    )
+    rerank: bool = Field(False, description="rerank the best rerank_candidates with the served reranker")
+    rerank_candidates: int | None = Field(
+        None, ge=1, description=f"with rerank: how many to rerank (default {RERANK_CANDIDATES}, at least k)"
+    )
 
 
 class SearchHitModel(BaseModel):
@@ -213,6 +223,7 @@ class HealthResponse(BaseModel):
     max_seq_length: int
     similarity_fn: str
     index: bool
+    reranker: str | None
     queued_texts: int
 
 
@@ -236,87 +247,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, type[BaseModel]]] = {
 }
 
 
-# --- checks of client input at the edge (reused by every route that takes text) ------------------------------
-def check_texts(texts: Sequence[str], limits: Limits, param: str, *, single: bool = False) -> None:
-    """422 unless ``texts`` is a non-empty list within ``max_inputs`` of texts within ``max_chars`` that the
-    tokenizer can take (valid Unicode: no lone surrogate). A bad text is named ``param[i]`` (``param`` alone
-    when the request sent one text, ``single``)."""
-    if not texts:
-        raise ApiError(422, f"'{param}' must not be empty", "empty_input", param)
-    if len(texts) > limits.max_inputs:
-        message = f"'{param}' has {len(texts)} texts; the limit is max_inputs={limits.max_inputs}"
-        raise ApiError(422, message, "max_inputs", param)
-    for i, text in enumerate(texts):
-        where = param if single else f"{param}[{i}]"
-        if len(text) > limits.max_chars:
-            message = f"{where} has {len(text)} characters; the limit is max_chars={limits.max_chars}"
-            raise ApiError(422, message, "max_chars", where)
-        problem = text_problem(text)
-        if problem is not None:
-            raise ApiError(422, f"{where} {problem}", "invalid_text", where)
-
-
-def text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be encoded as UTF-8 (and so cannot reach the tokenizer), or ``None``.
-
-    JSON's ``\\uD800``-style escapes can spell a lone surrogate, which Python's JSON decoder accepts but which is
-    no Unicode character: the Rust tokenizers (and SQLite) reject it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        return (
-            f"holds a lone surrogate (U+{ord(text[e.start]):04X}) at character {e.start}: "
-            "texts must be valid Unicode (pair surrogates, or send the character itself as UTF-8)"
-        )
-    return None
-
-
-def check_filter(value: JsonValue, param: str = "filter") -> None:
-    """422 unless every string of a metadata filter is valid Unicode, every integer fits the index's 64-bit
-    integers and every number is finite (Python's JSON decoder accepts ``NaN`` and ``Infinity``)."""
-    stack: list[tuple[str, JsonValue]] = [(param, value)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, list):
-            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
-        elif isinstance(item, dict):
-            for key, v in item.items():
-                problem = text_problem(key)
-                if problem is not None:
-                    raise ApiError(422, f"a key of {where} {problem}", "invalid_filter", where)
-                stack.append((f"{where}.{key}", v))
-        else:
-            problem = _scalar_problem(item)
-            if problem is not None:
-                raise ApiError(422, f"{where} {problem}", "invalid_filter", where)
-
-
-def _scalar_problem(item: JsonValue) -> str | None:
-    if isinstance(item, str):
-        return text_problem(item)
-    if isinstance(item, bool) or item is None:
-        return None
-    if isinstance(item, int) and not -SQLITE_INT <= item < SQLITE_INT:
-        return f"is {_short(item)}; filter integers must fit in 64 bits"
-    if isinstance(item, float) and not math.isfinite(item):
-        return f"is {item}; filter numbers must be finite"
-    return None
-
-
-def _short(number: int) -> str:
-    """``number``, or its size when too long to quote (``str`` refuses integers of over 4,300 digits)."""
-    return str(number) if abs(number) < 10**30 else f"a {number.bit_length()}-bit integer"
-
-
 # --- the service ------------------------------------------------------------------------------------------
 class _Service:
     """The state behind the routes: model, batcher, metrics, limits, index."""
 
     def __init__(
-        self, model: Embedder, index: SearchIndex | None, limits: Limits, batcher: MicroBatcher, normalize: bool
+        self,
+        model: Embedder,
+        index: SearchIndex | None,
+        limits: Limits,
+        batcher: MicroBatcher,
+        normalize: bool,
+        reranker: Reranker | None = None,
     ) -> None:
         self.model = model
         self.index = index
+        self.reranker = reranker
         self.limits = limits
         self.batcher = batcher
         self.metrics = batcher.metrics
@@ -334,7 +280,7 @@ class _Service:
         self.check_texts(texts, "input", single=isinstance(body.input, str))
         dim = self.model.dimension
         if body.dimensions is not None and body.dimensions > dim:
-            message = f"dimensions={_short(body.dimensions)} exceeds the model's {dim}"
+            message = f"dimensions={short(body.dimensions)} exceeds the model's {dim}"
             raise ApiError(422, message, "dimensions", "dimensions")
         result = await self.batcher.encode(texts, self.prompt_name(body.input_type, body.prompt_name))
         vectors = to_numpy(
@@ -393,13 +339,46 @@ class _Service:
             raise ApiError(404, "no index is loaded; start the server with --index DIR", "no_index")
         self.check_texts([body.query], "query", single=True)
         if body.k > self.limits.max_k:
-            raise ApiError(422, f"k={_short(body.k)} exceeds the limit max_k={self.limits.max_k}", "max_k", "k")
+            raise ApiError(422, f"k={short(body.k)} exceeds the limit max_k={self.limits.max_k}", "max_k", "k")
         if body.filter is not None:
             check_filter(body.filter)
-        # the request is fully checked by now: an error of the index is the server's (a 500)
-        hits = await self.batcher.run(self.index.search, body.query, k=body.k, filter=body.filter, exact=body.exact)
+        candidates = self._rerank_candidates(body)
+        # the request is fully checked by now: an error of the index is the server's (a 500), but for a mode the
+        # index cannot search (no lexical index)
+        try:
+            hits = await self.batcher.run(
+                self.index.search,
+                body.query,
+                k=body.k,
+                filter=body.filter,
+                exact=body.exact,
+                mode=body.mode,
+                rerank=self.reranker if body.rerank else None,
+                rerank_candidates=candidates,
+            )
+        except Exception as e:
+            if body.mode != "dense" and _lexical_unavailable(e):
+                raise ApiError(422, str(e).splitlines()[0], "mode_unavailable", "mode") from None
+            raise
         data = [{"id": h.id, "score": h.score, "text": h.text, "metadata": dict(h.metadata)} for h in hits]
         return JSONResponse({"object": "list", "model": self.name, "data": data})
+
+    def _rerank_candidates(self, body: SearchRequest) -> int:
+        """The candidates a reranked search scores: 422 without a reranker, or beyond ``max_inputs`` (the pairs one
+        ``/v1/rerank`` request may send)."""
+        default = min(RERANK_CANDIDATES, self.limits.max_inputs)
+        if not body.rerank:
+            return default
+        if self.reranker is None:
+            raise ApiError(422, "rerank: " + NO_RERANKER, "no_reranker", "rerank")
+        candidates = max(body.k, body.rerank_candidates or default)
+        if candidates > self.limits.max_inputs:
+            message = (
+                f"rerank scores max(k, rerank_candidates)={short(candidates)} documents; the limit is "
+                f"max_inputs={self.limits.max_inputs}"
+            )
+            raise ApiError(422, message, "max_inputs", "rerank_candidates")
+        return candidates
 
     async def health(self) -> Response:
         """``ok`` while the batcher runs (503 otherwise), with facts about the model."""
@@ -410,6 +389,7 @@ class _Service:
             "max_seq_length": int(self.model.max_seq_length),
             "similarity_fn": self.model.similarity_fn.value,
             "index": self.index is not None,
+            "reranker": None if self.reranker is None else self.reranker.name,
             "queued_texts": self.batcher.queued_texts,
         }
         return JSONResponse(body, status_code=200 if self.batcher.running else 503)
@@ -417,6 +397,13 @@ class _Service:
     async def metrics_text(self) -> Response:
         """Prometheus text exposition of the service's metrics."""
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _lexical_unavailable(error: Exception) -> bool:
+    """Whether ``error`` says the index has no lexical index (or SQLite lacks FTS5): a mode it cannot serve."""
+    from sentvec.search.index.lexical import LexicalSearchUnavailableError  # loaded with the index already
+
+    return isinstance(error, LexicalSearchUnavailableError)
 
 
 def _vector_json(vector: np.ndarray, encoding_format: str) -> list[float] | str:
@@ -678,6 +665,7 @@ def create_app(
     batch_size: int = 32,
     normalize: bool = True,
     api_keys: str | Iterable[str] | None = None,
+    reranker: CrossEncoder | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``model`` (a :class:`~sentvec.SentenceEncoder`) and, when given, ``index``.
 
@@ -688,6 +676,9 @@ def create_app(
     ``/similarity`` and ``/search`` use the model's own vectors and similarity function.
     ``api_keys`` (one key or several): every route but ``/health`` then needs ``Authorization: Bearer <key>``
     (401 otherwise); :func:`sentvec.server.auth.read_api_keys` reads them as ``sentvec serve`` does.
+    ``reranker`` (a one-label :class:`~sentvec.CrossEncoder`): ``POST /v1/rerank`` and ``/v2/rerank`` (Cohere's and
+    Jina's API), ``POST /rerank`` (TEI's, or Cohere's) and ``/search``'s ``rerank``; without one they answer 404
+    (``/search``: 422) saying how to serve one. Reranking runs on the model thread, as the embeddings do.
     """
     key_list = [api_keys] if isinstance(api_keys, str) else list(api_keys or ())
     keys = ApiKeys(key_list) if key_list else None
@@ -695,7 +686,8 @@ def create_app(
     batching = batching or BatcherConfig()
     encode, count_tokens = model_functions(model, batch_size)
     batcher = MicroBatcher(encode, count_tokens, batching, ServerMetrics())
-    service = _Service(model, index, limits, batcher, normalize)
+    reranking = RerankService(reranker, batcher, limits, batch_size)
+    service = _Service(model, index, limits, batcher, normalize, reranker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -712,6 +704,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.reranking = reranking
     app.state.batcher = batcher
     app.state.requires_api_key = keys is not None
     errors = ERROR_RESPONSES
@@ -722,6 +715,11 @@ def create_app(
         service.similarity
     )
     app.post("/search", response_model=SearchResponse, responses=errors, tags=["search"])(service.search)
+    for path in ("/v1/rerank", "/v2/rerank"):
+        app.post(path, response_model=RerankResponse, responses=errors, tags=["rerank"])(reranking.cohere)
+    app.post("/rerank", response_model=list[TEIRank] | RerankResponse, responses=errors, tags=["rerank"])(
+        reranking.any_shape
+    )
     app.get("/health", response_model=HealthResponse, tags=["service"])(service.health)
     app.get("/metrics", response_class=Response, tags=["service"])(service.metrics_text)
     _install_error_handlers(app, limits)

@@ -4,6 +4,8 @@ search, each inside one SQLite snapshot.
 - Dense: ANN candidates (plus the rows the graph lacks) rescored with the float32 vectors, or exact search.
 - Lexical: the query's distinct terms, quoted and OR-ed, ranked by FTS5's ``bm25()`` (:mod:`.lexical`).
 - Hybrid: both retrievers' best ``candidates`` fused (:mod:`sentvec.search.fusion`): RRF or a convex combination.
+- Reranked (any mode): the mode's best ``rerank_candidates`` rescored by a cross-encoder (:mod:`sentvec.search.rerank`)
+  outside the snapshot, the ``k`` best kept.
 
 A metadata filter applies to every retriever before fusion.
 """
@@ -40,9 +42,16 @@ from sentvec.search.index.config import IndexConfig
 from sentvec.search.index.lexical import LexicalConfig, LexicalSearchUnavailableError, require_fts5, search_terms
 from sentvec.search.index.store import AnnState, Document, DocumentStore, Metadata
 from sentvec.search.index.values import matches, parse_filter
+from sentvec.search.rerank import (
+    DEFAULT_RERANK_CANDIDATES,
+    check_rerank_candidates,
+    check_reranker,
+    rerank_order,
+    score_pairs,
+)
 
 if TYPE_CHECKING:
-    from sentvec.protocols import Embedder
+    from sentvec.protocols import Embedder, Reranker
     from sentvec.similarity import SimilarityFunction
 
 RESCORE_FACTOR = 10  # compressed codes or a filter: rescore max(10 × k, 100) ANN candidates with float32 vectors
@@ -63,6 +72,10 @@ class SearchHit:
     (``Hit.corpus_id``, into the caller's corpus), while an index owns its documents, so its hits carry the stored
     document (id, text, metadata, title) instead of a row. ``dense_rank`` / ``lexical_rank`` (1-based) and
     ``dense_score`` / ``lexical_score`` say where each retriever placed the document (None: it did not return it).
+
+    After reranking (``search(..., rerank=...)``), ``score`` and ``rerank_score`` are the reranker's, and
+    ``retrieval_rank`` (1-based) / ``retrieval_score`` are where and how the mode's search ranked the document
+    (all three None without reranking).
     """
 
     id: str
@@ -74,11 +87,20 @@ class SearchHit:
     dense_score: float | None = None
     lexical_rank: int | None = None
     lexical_score: float | None = None
+    rerank_score: float | None = None
+    retrieval_rank: int | None = None
+    retrieval_score: float | None = None
 
     @property
     def retrievers(self) -> tuple[str, ...]:
         """The retrievers that returned the document (``"dense"``, ``"lexical"``)."""
         return tuple(name for name, rank in ((DENSE, self.dense_rank), (LEXICAL, self.lexical_rank)) if rank)
+
+    @property
+    def passage(self) -> str:
+        """What a reranker reads of the document: ``title + " " + text`` with a title (as the model embeds it),
+        else the text."""
+        return self.text if not self.title else f"{self.title} {self.text}".strip()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +165,8 @@ class IndexSearch:
         alpha: float = ALPHA,
         candidates: int | None = None,
         text: str | None = None,
+        rerank: Reranker | None = None,
+        rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
     ) -> list[SearchHit]:
         """The ``k`` best documents for ``query`` (a text, encoded with the model's query prompt when it has one,
         or a vector), best first, ties by insertion order.
@@ -161,6 +185,13 @@ class IndexSearch:
         or ``"convex"``, ``alpha × dense + (1 - alpha) × lexical`` of min-max normalised scores). Hits carry each
         retriever's rank and score. Lexical and hybrid search need a lexical index (:meth:`Index.rebuild_lexical`
         gives an index built without one its own) and the query text: ``text=`` when ``query`` is a vector.
+
+        ``rerank``: a cross-encoder (:class:`~sentvec.protocols.Reranker`, e.g. :class:`sentvec.CrossEncoder`, one
+        label): the mode's best ``max(k, rerank_candidates)`` documents (default 100; clamped to the index) are
+        scored by ``rerank.predict`` on ``(query text, title + " " + text)`` pairs and the ``k`` best returned, the
+        reranker's score as ``score`` (ties keep the mode's order), each hit's ``retrieval_rank`` and
+        ``retrieval_score`` the mode's. Reranking needs the query text (``text=`` with a vector) and runs after the
+        index's snapshot is released.
         """
         queries: list[str] | np.ndarray = (
             [query] if isinstance(query, str) else as_embedding_matrix(query, "query vector")
@@ -179,6 +210,8 @@ class IndexSearch:
             alpha=alpha,
             candidates=candidates,
             texts=texts,
+            rerank=rerank,
+            rerank_candidates=rerank_candidates,
         )[0]
 
     def search_many(
@@ -194,14 +227,27 @@ class IndexSearch:
         alpha: float = ALPHA,
         candidates: int | None = None,
         texts: Sequence[str] | None = None,
+        rerank: Reranker | None = None,
+        rerank_candidates: int = DEFAULT_RERANK_CANDIDATES,
     ) -> list[list[SearchHit]]:
         """:meth:`search` for many queries (texts, encoded in one call, or an ``(n, D)`` array with their
-        ``texts`` for lexical and hybrid search) at once."""
+        ``texts`` for lexical, hybrid and reranked search) at once; reranking scores the pairs of every query in
+        one ``predict`` call."""
         k = check_top_k(k, "k")
-        options = SearchOptions.parse(k, mode, fusion, rrf_k, alpha, candidates)
+        depth = k
+        if rerank is not None:
+            check_reranker(rerank)
+            depth = check_rerank_candidates(rerank_candidates, k)
+        options = SearchOptions.parse(depth, mode, fusion, rrf_k, alpha, candidates)
         where = parse_filter(filter)
+        query_texts = _query_texts(queries, texts) if rerank is not None else None
+        if rerank is not None and query_texts is None:
+            raise ValueError("reranking needs the query texts: pass texts= with query vectors")
         self._check_open()
-        return self._retrieve(queries, k, where, exact, options, texts)
+        hits = self._retrieve(queries, depth, where, exact, options, texts)
+        if rerank is None or query_texts is None:
+            return hits
+        return _rerank(rerank, query_texts, hits, k)
 
     def _retrieve(
         self,
@@ -412,6 +458,32 @@ def _query_texts(queries: Sequence[str] | ArrayLike, texts: Sequence[str] | None
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of query texts, one per query vector")
     return list(texts)
+
+
+def _rerank(reranker: Reranker, texts: list[str], hits: list[list[SearchHit]], k: int) -> list[list[SearchHit]]:
+    """Each query's hits rescored by ``reranker`` (every pair in one call), the ``k`` best kept."""
+    if len(texts) != len(hits):
+        raise ValueError(f"{len(texts)} query texts for {len(hits)} queries")
+    pairs = [(query, hit.passage) for query, row in zip(texts, hits, strict=True) for hit in row]
+    scores = score_pairs(reranker, pairs)
+    out: list[list[SearchHit]] = []
+    offset = 0
+    for row in hits:
+        row_scores = scores[offset : offset + len(row)]
+        offset += len(row)
+        out.append(
+            [
+                dataclasses.replace(
+                    row[i],
+                    score=float(row_scores[i]),
+                    rerank_score=float(row_scores[i]),
+                    retrieval_rank=int(i) + 1,
+                    retrieval_score=row[i].score,
+                )
+                for i in rerank_order(row_scores, k)
+            ]
+        )
+    return out
 
 
 def _ranking_hits(ranking: Fused, docs: dict[int, Document]) -> list[SearchHit]:
