@@ -44,6 +44,19 @@ class CardFacts:
     prompts: Mapping[str, str]
 
 
+@dataclasses.dataclass(frozen=True)
+class RerankerCardFacts:
+    """What the card says about a cross-encoder (reranker)."""
+
+    name: str
+    base_model: str | None
+    architecture: str
+    num_labels: int
+    labels: tuple[str, ...]
+    max_length: int
+    activation: str
+
+
 def render_card(facts: CardFacts, training: TrainingSummary | None = None) -> str:
     """The card as Markdown, with a YAML header the Hugging Face Hub reads."""
     lines = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity", "tags:"]
@@ -69,6 +82,46 @@ def render_card(facts: CardFacts, training: TrainingSummary | None = None) -> st
     lines += ["", "## Usage", "", "```python", "import sentvec", "", f'model = sentvec.load("{facts.name}")']
     lines += ['embeddings = model.encode(["The weather is lovely today.", "It is sunny outside."])']
     lines += ["print(model.similarity(embeddings, embeddings))", "```"]
+    if training is not None:
+        lines += _training_section(training)
+    return "\n".join(lines) + "\n"
+
+
+def render_reranker_card(facts: RerankerCardFacts, training: TrainingSummary | None = None) -> str:
+    """A cross-encoder's card as Markdown, with a YAML header the Hugging Face Hub reads (the reference's
+    ``text-ranking`` pipeline tag)."""
+    lines = ["---", "library_name: sentence-transformers", "pipeline_tag: text-ranking", "tags:"]
+    lines += ["- sentence-transformers", "- cross-encoder", "- reranker", "- sentvec"]
+    if facts.base_model:
+        lines.append(f"base_model: {facts.base_model}")
+    lines += ["---", "", f"# {facts.name}", ""]
+    what = (
+        "a relevance score for each (query, document) pair, to rerank search results"
+        if facts.num_labels == 1
+        else f"{facts.num_labels} scores for each pair of texts, one per class ({', '.join(facts.labels)})"
+    )
+    lines.append(
+        f"A cross-encoder: it reads two texts together and gives {what}. Written by sentvec; sentvec and "
+        "sentence-transformers (`CrossEncoder`) both load it."
+    )
+    lines += ["", "## Model", "", "| | |", "|---|---|"]
+    if facts.base_model:
+        lines.append(f"| base model | `{facts.base_model}` |")
+    lines += [
+        f"| architecture | {facts.architecture} (sequence classification) |",
+        f"| labels | {facts.num_labels} |",
+        f"| max length | {facts.max_length} tokens per pair (longer pairs are truncated) |",
+        f"| activation | {facts.activation} |",
+    ]
+    lines += ["", "## Usage", "", "```python", "import sentvec", ""]
+    lines.append(f'model = sentvec.load_reranker("{facts.name}")')
+    if facts.num_labels == 1:
+        lines += ['hits = model.rank("How do plants make food?", ["Photosynthesis turns light into sugar.",']
+        lines += ['                                                  "The stock market fell."])']
+        lines += ["print(hits)", "```"]
+    else:
+        lines += ['scores = model.predict([("A man eats.", "Someone has a meal.")], apply_softmax=True)']
+        lines += ["print(scores)", "```"]
     if training is not None:
         lines += _training_section(training)
     return "\n".join(lines) + "\n"

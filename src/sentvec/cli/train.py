@@ -1,4 +1,5 @@
-"""``sentvec train``: fine-tune a model on a file with one loss, from flags or a YAML config."""
+"""``sentvec train``: fine-tune a model on a file with one loss, from flags or a YAML config: an embedding model
+(``--task embedding``, the default) or a cross-encoder (``--task rerank``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,17 @@ from sentvec.cli.common import Subparsers
 from sentvec.jsonl import field_names
 
 if TYPE_CHECKING:
+    from sentvec.evaluation.rerank import CrossEncoderEvaluator
+    from sentvec.rerank.model import CrossEncoder
     from sentvec.training.args import TrainingArgs
+    from sentvec.training.data import TrainingData
     from sentvec.training.losses import Loss
+    from sentvec.training.rerank_losses import CrossEncoderLoss
+    from sentvec.training.trainer import TrainResult
 
 # Losses that need more than the model to build (use the Python API for them).
-NOT_FROM_CLI = ("Loss", "SoftmaxLoss", "MatryoshkaLoss")
+NOT_FROM_CLI = ("Loss", "SoftmaxLoss", "MatryoshkaLoss", "CrossEncoderLoss")
+TASKS = ("embedding", "rerank")
 REQUIRED = ("model", "data", "loss", "output")
 T = TypeVar("T")
 
@@ -31,14 +38,35 @@ def add_parser(sub: Subparsers) -> None:
         "FLAGS) every process trains on its slice of each global batch of N x --batch-size.",
     )
     p.add_argument("--config", type=Path, help="a YAML file with any of the options below (flags override it)")
+    p.add_argument(
+        "--task",
+        choices=TASKS,
+        help="embedding (default): a bi-encoder with a loss of sentvec.training.losses; rerank: a cross-encoder "
+        "with a loss of sentvec.training.rerank_losses, from a reranker folder or, with a new head, an encoder",
+    )
     p.add_argument("--model", "-m", help="model name or folder to start from")
     p.add_argument("--data", type=Path, help="training data: .csv, .tsv or .jsonl")
-    p.add_argument("--loss", help="loss class name, e.g. CoSENTLoss, MultipleNegativesRankingLoss, InBatchMarginLoss")
+    p.add_argument(
+        "--loss",
+        help="loss class name, e.g. CoSENTLoss, MultipleNegativesRankingLoss, InBatchMarginLoss; with --task rerank: "
+        "BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss, MarginMSELoss, ListNetLoss",
+    )
+    p.add_argument(
+        "--num-labels",
+        type=int,
+        help="--task rerank from an encoder: outputs of the new head (default 1; CrossEntropyLoss: the classes in "
+        "the data)",
+    )
     p.add_argument("--output", type=Path, help="output folder (model, checkpoints, trainer_log.jsonl, plot)")
     p.add_argument("--columns", help="comma-separated names of the columns of a headerless file, in order")
     p.add_argument("--label", help="label column (default: 'score' or 'label' when present)")
     p.add_argument("--score-range", help="min,max of the scores: scaled to 0..1 (e.g. 0,5 for STS)")
-    p.add_argument("--eval", type=Path, help="an STS file (sentence1,sentence2,score) to evaluate on")
+    p.add_argument(
+        "--eval",
+        type=Path,
+        help="an STS file (sentence1,sentence2,score) to evaluate on; with --task rerank also a .jsonl of "
+        '{"query", "positive": [...], "negative": [...]} samples (MRR@10, NDCG@10)',
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int)
@@ -66,6 +94,8 @@ class TrainSettings:
     data: Path
     loss: str
     output: Path
+    task: str = "embedding"
+    num_labels: int | None = None
     columns: tuple[str, ...] | None = None
     label: str | None = None
     score_range: tuple[float, float] | None = None
@@ -107,6 +137,8 @@ class TrainSettings:
             data=_path("data", raw["data"]),
             loss=_text("loss", raw["loss"]),
             output=_path("output", raw["output"]),
+            task=get("task", _task) or "embedding",
+            num_labels=get("num_labels", _integer),
             columns=get("columns", _names),
             label=get("label", _text),
             score_range=get("score_range", _range),
@@ -162,6 +194,12 @@ def _read_config(path: Path, keys: list[str]) -> dict[str, object]:
 
 
 def _text(key: str, value: object) -> str:
+    return str(value)
+
+
+def _task(key: str, value: object) -> str:
+    if value not in TASKS:
+        raise ValueError(f"option {key}: expected one of {', '.join(TASKS)}, got {value!r}")
     return str(value)
 
 
@@ -233,14 +271,96 @@ def train(settings: TrainSettings) -> int:
     """Train as ``settings`` say; rank 0 (the only process without torchrun) prints the report."""
     import sentvec
     from sentvec.training import losses
-    from sentvec.training.data import load_data, require_rows, scale_scores
 
+    if settings.task == "rerank":
+        return train_reranker(settings)
     loss_cls: type[Loss] | None = getattr(losses, settings.loss, None)
     if loss_cls is None or settings.loss not in losses.__all__ or settings.loss in NOT_FROM_CLI:
         valid = ", ".join(n for n in losses.__all__ if n not in NOT_FROM_CLI)
         raise ValueError(f"unknown loss {settings.loss!r} for the command line; valid: {valid}")
+    data = _training_data(settings, loss_cls.label_kind.value)
+    model = sentvec.load(settings.model, backend="torch")
+    evaluator = None
+    if settings.eval:
+        from sentvec.evaluation import SimilarityEvaluator
+
+        evaluator = SimilarityEvaluator.from_file(settings.eval)
+    from sentvec.training.trainer import Trainer
+
+    trainer = Trainer(model, loss_cls(model), data, settings.training_args(), evaluator)
+    return _report(trainer.train(resume_from=settings.resume_from))
+
+
+def train_reranker(settings: TrainSettings) -> int:
+    """``--task rerank``: a cross-encoder from a reranker folder, or from an encoder with a new head of
+    ``--num-labels`` outputs; ``--eval``: a scored-pairs file (correlation) or a JSONL of reranking samples."""
+    from sentvec.training import rerank_losses
+
+    loss_cls: type[CrossEncoderLoss] | None = getattr(rerank_losses, settings.loss, None)
+    if loss_cls is None or settings.loss not in rerank_losses.__all__ or settings.loss in NOT_FROM_CLI:
+        valid = ", ".join(n for n in rerank_losses.__all__ if n not in NOT_FROM_CLI)
+        raise ValueError(f"unknown loss {settings.loss!r} for --task rerank; valid: {valid}")
+    data = _training_data(settings, loss_cls.label_kind.value)
+    model, started = _reranker(settings, loss_cls, data)
+    evaluator = _rerank_evaluator(settings.eval) if settings.eval else None
+    from sentvec.training.trainer import Trainer
+
+    trainer = Trainer(model, loss_cls(model), data, settings.training_args(), evaluator)
+    result = trainer.train(resume_from=settings.resume_from)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(started)
+    return _report(result)
+
+
+def _reranker(
+    settings: TrainSettings, loss_cls: type[CrossEncoderLoss], data: TrainingData
+) -> tuple[CrossEncoder, str]:
+    """The cross-encoder to train, and a line saying where it came from: a reranker folder as it is (with
+    ``--num-labels`` it must have that many), else the encoder's weights with a new head."""
+    from sentvec.errors import ModelFormatError
+    from sentvec.rerank import load_reranker, new_reranker
+
+    try:
+        model = load_reranker(settings.model, backend="torch")
+    except ModelFormatError as e:
+        num_labels = settings.num_labels or _classes(loss_cls, data)
+        model = new_reranker(settings.model, num_labels=num_labels, seed=42 if settings.seed is None else settings.seed)
+        return model, f"started from the encoder {settings.model} with a new {num_labels}-label head ({e.path})"
+    if settings.num_labels is not None and settings.num_labels != model.num_labels:
+        raise ValueError(f"--num-labels {settings.num_labels}: the reranker {settings.model} has {model.num_labels}")
+    return model, f"started from the reranker {settings.model} ({model.num_labels} label(s))"
+
+
+def _classes(loss_cls: type[CrossEncoderLoss], data: TrainingData) -> int:
+    """The head's outputs when not given: 1, or for a classification loss the largest class id in the data + 1."""
+    from sentvec.training.data import LabelKind
+
+    if loss_cls.label_kind is not LabelKind.CLASS:
+        return 1
+    labels = [e.label for e in data]
+    return max(2, 1 + max(int(label) for label in labels if isinstance(label, int)))
+
+
+def _rerank_evaluator(path: Path) -> CrossEncoderEvaluator:
+    """A JSONL of ``{"query", "positive", "negative" | "documents"}`` samples: reranking; otherwise scored pairs."""
+    from sentvec.evaluation.rerank import CrossEncoderCorrelationEvaluator, CrossEncoderRerankingEvaluator
+
+    if path.suffix.lower() == ".jsonl":
+        from sentvec.jsonl import iter_objects
+
+        first = next((row for _, row in iter_objects(path)), None)
+        if isinstance(first, dict) and "query" in first:
+            samples = [row for _, row in iter_objects(path)]
+            return CrossEncoderRerankingEvaluator(samples, name=path.stem)
+    return CrossEncoderCorrelationEvaluator.from_file(path)
+
+
+def _training_data(settings: TrainSettings, label_kind: str) -> TrainingData:
+    """The training file as the loss needs it (labels of ``label_kind``), checked not to be empty."""
+    from sentvec.training.data import load_data, require_rows, scale_scores
+
     text_columns, label = _columns(settings)
-    kind = loss_cls.label_kind.value if label is not None else "none"
+    kind = label_kind if label is not None else "none"
     names = None
     if settings.columns:  # headerless: the columns are positions; the card names them as --columns does
         label_names = [settings.columns[label]] if isinstance(label, int) else []
@@ -256,16 +376,10 @@ def train(settings: TrainSettings) -> int:
     if settings.score_range:
         data = scale_scores(data, *settings.score_range)
     require_rows(data, "train")  # an empty file: one line naming it, before loading the model
-    model = sentvec.load(settings.model, backend="torch")
-    evaluator = None
-    if settings.eval:
-        from sentvec.evaluation import SimilarityEvaluator
+    return data
 
-        evaluator = SimilarityEvaluator.from_file(settings.eval)
-    from sentvec.training.trainer import Trainer
 
-    trainer = Trainer(model, loss_cls(model), data, settings.training_args(), evaluator)
-    result = trainer.train(resume_from=settings.resume_from)
+def _report(result: TrainResult) -> int:
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for all
         return 0
     print(f"trained {result.steps} steps; final loss {result.final_loss:.4f}; model saved to {result.output_dir}")

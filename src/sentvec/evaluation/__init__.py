@@ -4,6 +4,12 @@ from sentvec.evaluation.base import EvaluationResult, Evaluator
 from sentvec.evaluation.classification import BinaryClassificationEvaluator
 from sentvec.evaluation.data import ScoredPairs, load_scored_pairs
 from sentvec.evaluation.mse import MSEEvaluator
+from sentvec.evaluation.rerank import (
+    CrossEncoderCorrelationEvaluator,
+    CrossEncoderEvaluator,
+    CrossEncoderRerankingEvaluator,
+    RerankingSample,
+)
 from sentvec.evaluation.retrieval import (
     InformationRetrievalEvaluator,
     evaluate_index,
@@ -20,11 +26,15 @@ from sentvec.evaluation.triplet import TripletEvaluator
 
 __all__ = [
     "BinaryClassificationEvaluator",
+    "CrossEncoderCorrelationEvaluator",
+    "CrossEncoderEvaluator",
+    "CrossEncoderRerankingEvaluator",
     "EmbeddingSimilarityEvaluator",
     "EvaluationResult",
     "Evaluator",
     "InformationRetrievalEvaluator",
     "MSEEvaluator",
+    "RerankingSample",
     "ScoredPairs",
     "SequentialEvaluator",
     "SimilarityEvaluator",

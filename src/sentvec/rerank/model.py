@@ -16,6 +16,7 @@ from sentvec.backends.base import BackendKind
 from sentvec.backends.rerank_base import RerankBackend
 from sentvec.batching import EncodeInfo, PairTokenizer, Tokenized, padded_batches, plan_batches
 from sentvec.formats import TOKENIZER_FILE, TOKENIZER_SIDE_FILES, RerankerConfig, write_reranker_files
+from sentvec.model_card import CARD_FILE, RerankerCardFacts, TrainingSummary, render_reranker_card
 from sentvec.prompts import resolve_prompt
 from sentvec.rerank.activation import (
     Activation,
@@ -423,11 +424,20 @@ class CrossEncoder:
         return (hits, info) if return_info else hits
 
     # --- persistence and facts ---------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
+    def save(
+        self,
+        path: str | Path,
+        *,
+        model_card: bool = True,
+        replace_card: bool = False,
+        training: TrainingSummary | None = None,
+    ) -> None:
         """Write a reranker folder that :func:`sentvec.load_reranker` and sentence-transformers (4.x to 6.x) load:
         the model, its tokenizer, the 6.x files (``modules.json``, ``sentence_bert_config.json``,
         ``config_sentence_transformers.json`` with ``model_type: CrossEncoder``) and the activation in
-        ``config.json`` too. A custom (unregistered) activation cannot be written: the folder then names none."""
+        ``config.json`` too. A custom (unregistered) activation cannot be written: the folder then names none.
+        A model card (``README.md``) is written as :meth:`SentenceEncoder.save` does: an existing card is kept
+        unless ``replace_card``; ``training`` (what the trainer passes) adds what a run did."""
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         self.backend.save(root)
@@ -447,6 +457,20 @@ class CrossEncoder:
             do_lower_case=self.tokenizer.do_lower_case,
             prompts=self.prompts,
             default_prompt_name=self.config.default_prompt_name,
+        )
+        card = root / CARD_FILE
+        if model_card and (replace_card or training is not None or not card.is_file()):
+            card.write_text(render_reranker_card(self._card_facts(), training), encoding="utf-8")
+
+    def _card_facts(self) -> RerankerCardFacts:
+        return RerankerCardFacts(
+            name=self.name,
+            base_model=self.name,
+            architecture=self.config.architecture,
+            num_labels=self.num_labels,
+            labels=self.labels,
+            max_length=self.max_length,
+            activation=activation_name(self._activation),
         )
 
     def info(self) -> RerankerInfo:

@@ -1,6 +1,10 @@
 """The trainer: AdamW, warm-up then linear/cosine decay, clipping, accumulation, bf16 autocast, evaluation (an
 evaluator and/or evaluation losses), best/last checkpoints, exact resume from pickle-free checkpoints, several
-datasets each with its own loss (sentvec data or Hugging Face datasets), a training curve and a model card."""
+datasets each with its own loss (sentvec data or Hugging Face datasets), a training curve and a model card.
+
+It trains a bi-encoder (:class:`~sentvec.SentenceEncoder`, with :mod:`sentvec.training.losses`) or a cross-encoder
+(:class:`~sentvec.CrossEncoder`, with :mod:`sentvec.training.rerank_losses`) with the same loop; what differs
+between the two is behind :mod:`sentvec.training.trainable`."""
 
 from __future__ import annotations
 
@@ -22,15 +26,13 @@ from sentvec.model_card import DatasetSummary, TrainingSummary
 from sentvec.training.args import Schedule, TrainingArgs
 from sentvec.training.checkpoint import STATE_JSON, CheckpointError, first_line, load_state, save_state
 from sentvec.training.data import Example, LabelKind, TrainingData, _is_hf_dataset, from_dataset, require_rows
-from sentvec.training.losses.base import Loss
+from sentvec.training.rerank_losses import CrossEncoderLoss
 from sentvec.training.samplers import batches, batches_per_epoch, epoch_batches
+from sentvec.training.trainable import AnyEvaluator, TrainableModel, TrainingLoss, trainable
 
 if TYPE_CHECKING:
     import datasets
     from tqdm import tqdm
-
-    from sentvec.encoder import SentenceEncoder
-    from sentvec.evaluation.base import Evaluator
 
     # what a dataset may be: sentvec's (load_data) or a Hugging Face Dataset (the reference's column convention)
     DataSource: TypeAlias = TrainingData | datasets.Dataset
@@ -69,7 +71,14 @@ class _Position:
 
 
 class Trainer:
-    """Fine-tune a torch-backed :class:`~sentvec.SentenceEncoder` (its torch pipeline, ``model.torch``).
+    """Fine-tune a torch-backed :class:`~sentvec.SentenceEncoder` (its torch pipeline, ``model.torch``) or
+    :class:`~sentvec.CrossEncoder` (its sequence-classification model, ``model.torch.model``).
+
+    A bi-encoder trains with the losses of :mod:`sentvec.training.losses` and is evaluated by the evaluators of
+    :mod:`sentvec.evaluation` (``SimilarityEvaluator``, ...); a cross-encoder with the losses of
+    :mod:`sentvec.training.rerank_losses` (built for that model) and the cross-encoder evaluators
+    (``CrossEncoderRerankingEvaluator``, ``CrossEncoderCorrelationEvaluator``). A loss or evaluator for the other
+    kind of model is refused up front.
 
     ``loss`` and ``train_data`` are one loss and one dataset, or two dicts with the same keys (one loss per
     dataset; batches alternate per ``args.multi_dataset_order``); one loss with a dict of datasets (a
@@ -92,18 +101,23 @@ class Trainer:
 
     def __init__(
         self,
-        model: SentenceEncoder,
-        loss: Loss | Mapping[str, Loss],
+        model: TrainableModel,
+        loss: TrainingLoss | Mapping[str, TrainingLoss],
         train_data: DataSource | Mapping[str, DataSource],
         args: TrainingArgs,
-        evaluator: Evaluator | None = None,
+        evaluator: AnyEvaluator | None = None,
         eval_dataset: DataSource | Mapping[str, DataSource] | None = None,
     ) -> None:
         self.model = model
+        self.trainable = trainable(model)  # the torch model (a model on another backend: a TypeError naming the fix)
         sources = dict(train_data) if isinstance(train_data, Mapping) else {"train": train_data}
         self.losses = dict(loss) if isinstance(loss, Mapping) else dict.fromkeys(sources, loss)
         if set(self.losses) != set(sources):
             raise ValueError(f"losses {sorted(self.losses)} and datasets {sorted(sources)} must have the same keys")
+        for name, loss_fn in self.losses.items():
+            self.trainable.check_loss(name, loss_fn)
+        if evaluator is not None:
+            self.trainable.check_evaluator(evaluator)
         self.datasets = {n: _training_data(n, sources[n], self.losses[n]) for n in sources}
         self.names = list(self.datasets)
         for name in self.names:
@@ -113,12 +127,11 @@ class Trainer:
         self.args = args
         self.evaluator = evaluator
         self.output = Path(args.output_dir)
-        self.backend = model.torch  # the torch pipeline (a model on another backend: a TypeError naming the fix)
-        self.pipeline = self.backend.pipeline
-        self.ranks = ddp.setup(self.backend.device)
-        device = ddp.device_for(self.backend.device, self.ranks)
-        if device != self.backend.device:  # torchrun on CUDA: each rank trains on its own GPU
-            self.backend.to(device)
+        self.pipeline = self.trainable.module  # the trained module (an encoder's pipeline, a reranker's model)
+        self.ranks = ddp.setup(self.trainable.device)
+        device = ddp.device_for(self.trainable.device, self.ranks)
+        if device != self.trainable.device:  # torchrun on CUDA: each rank trains on its own GPU
+            self.trainable.to(device)
         for loss_fn in self.losses.values():  # a loss's own parameters (SoftmaxLoss's classifier) go along
             loss_fn.to(device)
         self.global_batch_size = args.batch_size * self.ranks.world_size
@@ -133,7 +146,7 @@ class Trainer:
 
     def _eval_sets(
         self, eval_dataset: DataSource | Mapping[str, DataSource] | None
-    ) -> tuple[dict[str, Loss], dict[str, TrainingData]]:
+    ) -> tuple[dict[str, TrainingLoss], dict[str, TrainingData]]:
         """The evaluation datasets and the loss each is scored with (the training loss of the same name)."""
         if eval_dataset is None:
             return {}, {}
@@ -141,7 +154,7 @@ class Trainer:
             sources = dict(eval_dataset)
         else:
             sources = {self.names[0] if len(self.names) == 1 else "eval": eval_dataset}
-        losses: dict[str, Loss] = {}
+        losses: dict[str, TrainingLoss] = {}
         for name in sources:
             if name in self.losses:
                 losses[name] = self.losses[name]
@@ -273,12 +286,13 @@ class Trainer:
         self.position.step += 1
         return total
 
-    def _loss_value(self, name: str, batch: list[Example], loss_fn: Loss | None = None) -> torch.Tensor:
+    def _loss_value(self, name: str, batch: list[Example], loss_fn: TrainingLoss | None = None) -> torch.Tensor:
         loss_fn = self.losses[name] if loss_fn is None else loss_fn
         columns = [list(col) for col in zip(*(e.texts for e in batch), strict=True)]
-        labels = _labels(batch, loss_fn.label_kind, self.backend.device)
+        device = self.trainable.device
+        labels = _labels(batch, loss_fn.label_kind, device)
         if self.args.bf16:
-            with torch.autocast(device_type=self.backend.device.split(":")[0], dtype=torch.bfloat16):
+            with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):
                 return loss_fn(columns, labels).float()
         return loss_fn(columns, labels)
 
@@ -315,7 +329,7 @@ class Trainer:
         if self.evaluator is not None:
             self.pipeline.eval()
             with torch.no_grad():
-                result = self.evaluator(self.model)
+                result = self.trainable.evaluate(self.evaluator)
             self.pipeline.train()
             value, greater_is_better = result.primary_value, result.greater_is_better
             record.update({"eval": dict(result.metrics), "primary": result.primary_metric})
@@ -328,7 +342,7 @@ class Trainer:
             return
         if best is None or (value > best if greater_is_better else value < best):
             self.position.best_metric, self.position.best_step = value, self.position.step
-            _atomic_save(self.output / BEST_DIR, self.model.save)
+            _atomic_save(self.output / BEST_DIR, self.trainable.save)
 
     def _evaluation_losses(self) -> dict[str, float]:
         """The mean loss over each evaluation dataset (batches of the global batch size, in order, no gradients),
@@ -362,7 +376,7 @@ class Trainer:
             return
 
         def write(folder: Path) -> None:
-            self.model.save(folder)
+            self.trainable.save(folder)
             state = {
                 "position": dataclasses.asdict(self.position),
                 "optimizer": self.optimizer.state_dict(),
@@ -378,8 +392,6 @@ class Trainer:
     def _restore(self, folder: Path) -> None:
         """Weights, optimizer, scheduler, loss parameters, position and RNG states from a checkpoint folder; the
         state is read (tensors and plain values only) and checked before anything is changed."""
-        from sentvec.loading import load
-
         state = load_state(folder)  # a CheckpointError naming the file when missing, truncated or malformed
         where = folder / STATE_JSON
         position = _position(state.get("position"), where)
@@ -392,9 +404,9 @@ class Trainer:
         if not isinstance(rngs, list) or not rngs:
             raise CheckpointError(where, "no RNG states")
         rng = rngs[self.ranks.rank % len(rngs)]  # this rank's (with as many ranks as before)
-        saved = load(folder, backend="torch", device="cpu")  # only its weights: load_state_dict copies them over
+        weights = self.trainable.saved_weights(folder)  # only its weights: load_state_dict copies them over
         try:
-            self.pipeline.load_state_dict(saved.torch.pipeline.state_dict())
+            self.pipeline.load_state_dict(weights)
             self.optimizer.load_state_dict(optimizer)
             self.scheduler.load_state_dict(scheduler)
             for name in losses:
@@ -433,7 +445,7 @@ class Trainer:
             self._save_checkpoint()
         plot = None
         if self.ranks.is_main:
-            self.model.save(self.output, training=self._summary())
+            self.trainable.save(self.output, self._summary())
         if self.args.plot and self.ranks.is_main:
             from sentvec.training.plot import plot_training_curve
 
@@ -467,7 +479,7 @@ class Trainer:
         )
 
 
-def _training_data(name: str, source: DataSource, loss: Loss) -> TrainingData:
+def _training_data(name: str, source: DataSource, loss: TrainingLoss) -> TrainingData:
     """``source`` as training data: sentvec's as is; a Hugging Face Dataset with the reference's convention (the
     ``label``/``score`` column is the label, as ``loss`` needs it; the other columns are the inputs)."""
     if isinstance(source, TrainingData):
@@ -519,7 +531,7 @@ def _position(value: object, where: Path) -> _Position:
     )
 
 
-def _check_compatible(name: str, loss: Loss, data: TrainingData) -> None:
+def _check_compatible(name: str, loss: TrainingLoss, data: TrainingData) -> None:
     want, have = loss.label_kind, data.spec.label_kind
     ok = want == have or (want is LabelKind.SCORE and have is LabelKind.BINARY)
     if not ok:
@@ -530,6 +542,11 @@ def _check_compatible(name: str, loss: Loss, data: TrainingData) -> None:
         raise ValueError(
             f"dataset {name!r} ({data.source}) has {data.n_columns} text column(s); "
             f"{type(loss).__name__} needs at least {loss.min_columns}"
+        )
+    if isinstance(loss, CrossEncoderLoss) and loss.max_columns is not None and data.n_columns > loss.max_columns:
+        raise ValueError(
+            f"dataset {name!r} ({data.source}) has {data.n_columns} text column(s); "
+            f"{type(loss).__name__} takes at most {loss.max_columns} (query, document(s))"
         )
 
 
