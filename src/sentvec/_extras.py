@@ -19,6 +19,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "usearch": ("index", "usearch"),
     "fastapi": ("server", "fastapi"),
     "uvicorn": ("server", "uvicorn"),
+    "openvino": ("openvino", "openvino"),
 }
 
 

@@ -54,3 +54,4 @@ class BackendKind(str, enum.Enum):
     AUTO = "auto"
     TORCH = "torch"
     ONNX = "onnx"
+    OPENVINO = "openvino"

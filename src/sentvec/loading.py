@@ -51,7 +51,9 @@ def load(
 ) -> SentenceEncoder:
     """Load a sentence-transformers model folder, a plain Hugging Face encoder folder, or a model name.
 
-    Backends: ``"torch"`` runs the module pipeline; ``"onnx"`` runs a graph from ``onnx/`` with onnxruntime alone:
+    Backends: ``"torch"`` runs the module pipeline; ``"openvino"`` runs the same graphs as ``"onnx"`` with OpenVINO
+    (``dtype="bfloat16"``: bf16 matrix products on CPUs with AVX512-BF16/AMX, the fastest exact-quality path there);
+    ``"onnx"`` runs a graph from ``onnx/`` with onnxruntime alone:
     sentvec's export (``model.onnx``, or ``model_qint8.onnx`` with ``quantized=True``) or a transformer-only graph as
     the reference exports it (then Pooling/Dense/Normalize run in numpy from the folder's configs; with
     ``quantized=True`` the int8 file matching this CPU, ``model_qint8_avx512_vnni`` → ``_avx512`` → ``_avx2`` →
@@ -59,7 +61,7 @@ def load(
     transformers are installed and neither ``quantized`` nor ``file_name`` is given; otherwise onnx.
 
     ``pooling`` sets the pooling mode of a plain Hugging Face encoder (mean by default); ``dtype`` ("float32" |
-    "bfloat16") the torch compute type; ``threads`` the onnxruntime thread count. ``prompts``,
+    "bfloat16") the torch or OpenVINO compute type; ``threads`` the onnxruntime or OpenVINO thread count. ``prompts``,
     ``default_prompt_name`` and ``similarity_fn_name`` override the folder's; ``revision``, ``cache_folder``,
     ``local_files_only`` and ``token`` are for names fetched from the Hugging Face Hub; ``trust_remote_code`` lets
     transformers run a model's own code (off unless asked; ``info()`` says when it is on).
@@ -79,8 +81,9 @@ def load(
     tconfig = read_transformer_config(transformer_dir, max_seq_length)
     tokenizer = TextTokenizer.from_folder(transformer_dir, tconfig.max_seq_length, tconfig.do_lower_case)
     engine: Backend
-    if _pick_backend(kind, root, quantized, file_name) is BackendKind.ONNX:
-        engine = _onnx_backend(layout, quantized, file_name, pooling_mode, device, threads)
+    picked = _pick_backend(kind, root, quantized, file_name)
+    if picked in (BackendKind.ONNX, BackendKind.OPENVINO):
+        engine = _onnx_backend(layout, quantized, file_name, pooling_mode, device, threads, picked, dtype)
     else:
         engine = _torch_backend(layout, device, max_seq_length, pooling_mode, dtype, trust_remote_code)
     config = _override(layout.config, prompts, default_prompt_name, similarity_fn_name)
@@ -122,7 +125,9 @@ def _pick_backend(backend: BackendKind, root: Path, quantized: bool, file_name: 
         if quantized or file_name:
             raise ValueError("quantized= and file_name= choose an ONNX graph: use backend='onnx' or 'auto'")
         return BackendKind.TORCH
-    if backend is BackendKind.ONNX or quantized or file_name:
+    if backend in (BackendKind.ONNX, BackendKind.OPENVINO):
+        return backend
+    if quantized or file_name:
         return BackendKind.ONNX
     if available("torch") and available("transformers"):  # auto
         return BackendKind.TORCH
@@ -138,7 +143,10 @@ def _onnx_backend(
     pooling: PoolingMode | None,
     device: str | None,
     threads: int | None,
+    kind: BackendKind = BackendKind.ONNX,
+    dtype: str = "float32",
 ) -> Backend:
+    """An ONNX graph of the folder, run by onnxruntime or (``kind`` openvino, at ``dtype``) by OpenVINO."""
     from sentvec.backends.numpy_head import NumpyHead
     from sentvec.backends.onnx import OnnxBackend, cpu_isa
 
@@ -155,6 +163,14 @@ def _onnx_backend(
     def head() -> NumpyHead:  # only read when the graph turns out to be transformer-only
         return NumpyHead.from_layout(layout, _hidden_size(layout), pooling)
 
+    if kind is BackendKind.OPENVINO:
+        from sentvec.backends.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(path, root=root, head=head, device=device, threads=threads, dtype=dtype)
+    if dtype != "float32":
+        raise ValueError(
+            f"dtype {dtype!r} needs backend='torch' or 'openvino' (onnxruntime runs the graph in its own precision)"
+        )
     return OnnxBackend(path, root=root, head=head, device=device, threads=threads)
 
 

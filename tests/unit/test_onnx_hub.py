@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _hub_graph import export_transformer_only
 from _tiny_model import SENTENCES
 
 import sentvec
@@ -18,36 +19,6 @@ pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 
 TEXTS = [*SENTENCES, "", "the cat " * 40]
-
-
-def _export_transformer_only(folder: Path, file: str = "model.onnx", output: str = "last_hidden_state") -> Path:
-    """What sentence-transformers' backend="onnx" (optimum) writes: the bare transformer, token outputs only."""
-    model = sentvec.load(str(folder), backend="torch", device="cpu")
-    auto = model.torch.transformer.auto_model.eval()
-
-    class Bare(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.auto = auto
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.auto(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
-
-    ids = torch.ones((2, 5), dtype=torch.int64)
-    path = folder / ONNX_DIR / file
-    path.parent.mkdir(exist_ok=True)
-    axes = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", output)}
-    torch.onnx.export(
-        Bare().eval(),
-        (ids, ids, torch.zeros_like(ids)),
-        str(path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=[output],
-        dynamic_axes=axes,
-        opset_version=17,
-        dynamo=False,
-    )
-    return path
 
 
 @pytest.mark.parametrize(
@@ -65,7 +36,7 @@ def _export_transformer_only(folder: Path, file: str = "model.onnx", output: str
 )
 def test_hub_graph_matches_torch(make_model, variant):
     folder = make_model(**variant)
-    _export_transformer_only(folder)
+    export_transformer_only(folder)
     torch_model = sentvec.load(str(folder), backend="torch", device="cpu")
     onnx_model = sentvec.load(str(folder), backend="onnx")
     assert onnx_model.info().backend.pooling == "numpy"
@@ -79,7 +50,7 @@ def test_hub_graph_matches_torch(make_model, variant):
 
 def test_prompt_excluded_from_pooling(make_model):
     folder = make_model(prompts={"query": "query: "}, include_prompt=False)
-    _export_transformer_only(folder)
+    export_transformer_only(folder)
     torch_model = sentvec.load(str(folder), backend="torch", device="cpu")
     onnx_model = sentvec.load(str(folder), backend="onnx")
     np.testing.assert_allclose(onnx_model.encode_query(TEXTS), torch_model.encode_query(TEXTS), atol=1e-5)
@@ -87,7 +58,7 @@ def test_prompt_excluded_from_pooling(make_model):
 
 def test_token_embeddings_output_name_and_file_name(make_model):
     folder = make_model()
-    _export_transformer_only(folder, file="model_O3.onnx", output="token_embeddings")
+    export_transformer_only(folder, file="model_O3.onnx", output="token_embeddings")
     torch_model = sentvec.load(str(folder), backend="torch", device="cpu")
     for name in ("model_O3.onnx", "onnx/model_O3.onnx"):
         model = sentvec.load(str(folder), file_name=name)
@@ -101,7 +72,7 @@ def test_token_embeddings_output_name_and_file_name(make_model):
 
 def test_quantized_picks_the_int8_file_for_this_cpu(make_model, tmp_path):
     folder = make_model()
-    fp32 = _export_transformer_only(folder)
+    fp32 = export_transformer_only(folder)
     isa = frozenset({"avx2"})
     shutil.copyfile(fp32, folder / ONNX_DIR / "model_qint8_arm64.onnx")
     shutil.copyfile(fp32, folder / ONNX_DIR / "model_qint8_avx2.onnx")
@@ -116,7 +87,7 @@ def test_quantized_picks_the_int8_file_for_this_cpu(make_model, tmp_path):
 
 def test_unknown_outputs_are_named(make_model):
     folder = make_model()
-    _export_transformer_only(folder, output="pooler_output_x")
+    export_transformer_only(folder, output="pooler_output_x")
     with pytest.raises(ModelFormatError, match=r"unknown graph outputs \['pooler_output_x'\]") as e:
         sentvec.load(str(folder), backend="onnx")
     assert e.value.path.endswith("model.onnx")

@@ -74,25 +74,13 @@ class OnnxBackend(Backend):
         device: str | None = None,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         if not path.is_file():
             raise ModelFormatError(path, "missing ONNX graph; create it with `sentvec export MODEL --format onnx`")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self._providers = resolve_providers(device)
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=self._providers)
-        except Exception as e:
-            raise ModelFormatError(path, f"cannot load ONNX graph: {e}") from e
+        self._device = device or "cpu"
+        inputs, outputs = self._open(path, device, threads)
         self.path = path
         self.root = root or path.parent.parent
-        self._device = device or "cpu"
-        self._inputs = {i.name for i in self.session.get_inputs()}
-        outputs = [o.name for o in self.session.get_outputs()]
+        self._inputs = inputs
         self._token_output = next((name for name in TOKEN_OUTPUTS if name in outputs), None)
         if PIPELINE_OUTPUT in outputs:
             self.head: NumpyHead | None = None  # pooling runs inside the graph
@@ -107,6 +95,31 @@ class OnnxBackend(Backend):
                 f"{list(TOKEN_OUTPUTS)} (a transformer-only graph)",
             )
 
+    def _open(self, path: Path, device: str | None, threads: int | None) -> tuple[set[str], list[str]]:
+        """Load the graph into onnxruntime; the names of its inputs and outputs."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self._providers = resolve_providers(device)
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=self._providers)
+        except Exception as e:
+            raise ModelFormatError(path, f"cannot load ONNX graph: {e}") from e
+        return {i.name for i in self.session.get_inputs()}, [o.name for o in self.session.get_outputs()]
+
+    def _run(self, output: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """One output of the graph for ``feeds`` (thread-safe)."""
+        (result,) = self.session.run([output], feeds)
+        return np.asarray(result, dtype=np.float32)
+
+    def _output_width(self, output: str) -> int:
+        """The last dimension of a graph output."""
+        return int(next(o for o in self.session.get_outputs() if o.name == output).shape[-1])
+
     @property
     def pooling_in_graph(self) -> bool:
         """Whether the graph pools (sentvec's export) or numpy does (a Hub-style transformer-only graph)."""
@@ -117,8 +130,7 @@ class OnnxBackend(Backend):
         """Size of the sentence embedding."""
         if self.head is not None:
             return self.head.dimension
-        out = next(o for o in self.session.get_outputs() if o.name == PIPELINE_OUTPUT)
-        return int(out.shape[-1])
+        return self._output_width(PIPELINE_OUTPUT)
 
     @property
     def device(self) -> str:
@@ -141,11 +153,9 @@ class OnnxBackend(Backend):
                 mask[:, :prompt_length] = 0
             feeds["pooling_mask"] = mask
         if self.head is None:
-            (result,) = self.session.run([output.value], feeds)
-            return np.asarray(result, dtype=np.float32)
+            return self._run(output.value, feeds)
         assert self._token_output is not None
-        (tokens,) = self.session.run([self._token_output], feeds)  # (B, T, H)
-        tokens = np.asarray(tokens, dtype=np.float32)
+        tokens = self._run(self._token_output, feeds)  # (B, T, H)
         if output is OutputValue.TOKEN_EMBEDDINGS:
             return tokens
         return self.head(tokens, batch.attention_mask, prompt_length)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 PRECISION_CHOICES = tuple(choices(Precision))
 INDEX_PRECISION_CHOICES = tuple(p.value for p in (Precision.FLOAT32, Precision.INT8, Precision.BINARY))
 BACKEND_CHOICES = tuple(choices(BackendKind))
+RERANK_BACKEND_CHOICES = tuple(b for b in BACKEND_CHOICES if b != BackendKind.OPENVINO.value)
+DTYPE_CHOICES = ("float32", "bfloat16")
 
 
 class Subparsers(Protocol):
@@ -58,6 +60,7 @@ def load_model(args: argparse.Namespace, *, default_prompt_name: str | None = No
         device=getattr(args, "device", None),
         backend=getattr(args, "backend", "auto"),
         quantized=quantized(args),
+        dtype=getattr(args, "dtype", "float32"),
         default_prompt_name=default_prompt_name,
     )
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sentvec.cli.common import BACKEND_CHOICES, Subparsers, quantized
+from sentvec.cli.common import RERANK_BACKEND_CHOICES, Subparsers, quantized
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -25,7 +25,7 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--column", help="text column of a .csv/.tsv input: header name or 0-based index")
     p.add_argument("--top-k", type=int, help="print only the best N (default: every text)")
     p.add_argument("--batch-size", type=int, default=32, help="pairs per forward pass (default 32)")
-    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    p.add_argument("--backend", default="auto", choices=RERANK_BACKEND_CHOICES)
     p.add_argument(
         "--quantized",
         action="store_true",

@@ -1,0 +1,125 @@
+"""The OpenVINO backend runs the same graphs as the ONNX backend: float32 within 1e-5 of torch (sentvec's export and
+a Hub-style transformer-only graph), bfloat16 close to it, thread-safe, and its limits are clear errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import sentvec
+from sentvec.errors import ModelFormatError
+from sentvec.export import export_onnx
+from sentvec.export.onnx import default_calibration_texts
+
+pytest.importorskip("onnx")
+pytest.importorskip("openvino")
+
+TEXTS = ["hello world", "", "a much longer text " * 20, "the cat sat on the mat", "x"]
+
+
+@pytest.fixture(scope="module")
+def exported(make_model, tmp_path_factory):
+    """A tiny Transformer → Pooling → Dense → Normalize model exported with an int8 variant."""
+    model = sentvec.load(str(make_model(dense=True)))
+    out = tmp_path_factory.mktemp("exported-ov")
+    export_onnx(model, out, quantize="int8", calibration_texts=default_calibration_texts(64, max_words=40))
+    return model, out
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_float32_matches_torch_including_truncation_and_post_processing(exported):
+    model, out = exported
+    ov_model = sentvec.load(str(out), backend="openvino")
+    info = ov_model.info().backend
+    assert info.kind.value == "openvino" and info.dtype == "float32" and info.graph.endswith("model.onnx")
+    assert ov_model.dimension == model.dimension == 16
+    want, want_info = model.encode(TEXTS, return_info=True)
+    got, got_info = ov_model.encode(TEXTS, return_info=True)
+    assert np.abs(want - got).max() <= 1e-5
+    assert got_info.truncated.tolist() == want_info.truncated.tolist() and got_info.n_truncated == 1
+    for bs in (1, 3):  # dynamic batch and sequence axes
+        assert np.abs(ov_model.encode(TEXTS, batch_size=bs) - want).max() <= 1e-5
+    for kwargs in ({"truncate_dim": 8, "normalize_embeddings": True}, {"prompt": "query: "}):
+        np.testing.assert_allclose(ov_model.encode(TEXTS, **kwargs), model.encode(TEXTS, **kwargs), atol=1e-5)
+
+
+def test_bfloat16_stays_close_and_int8_graph_runs(exported):
+    model, out = exported
+    want = model.encode(TEXTS[:1] + TEXTS[2:])  # the empty text has no tokens to compare in lower precision
+    bf16 = sentvec.load(str(out), backend="openvino", dtype="bfloat16")
+    assert bf16.info().backend.dtype == "bfloat16"
+    assert _cosines(bf16.encode(TEXTS[:1] + TEXTS[2:]), want).min() > 0.99
+    int8 = sentvec.load(str(out), backend="openvino", quantized=True)
+    assert int8.info().backend.graph.endswith("model_qint8.onnx")
+    assert _cosines(int8.encode(TEXTS[:1] + TEXTS[2:]), want).min() > 0.9
+
+
+def test_transformer_only_graph_with_numpy_head(make_model):
+    """A Hub-style graph (the bare transformer) runs under OpenVINO with the folder's pooling in numpy."""
+    from _hub_graph import export_transformer_only
+
+    folder = make_model(pooling=("cls",))
+    export_transformer_only(folder)
+    torch_model = sentvec.load(str(folder), backend="torch", device="cpu")
+    ov_model = sentvec.load(str(folder), backend="openvino")
+    assert ov_model.info().backend.pooling == "numpy"
+    np.testing.assert_allclose(ov_model.encode(TEXTS), torch_model.encode(TEXTS), atol=1e-5)
+
+
+def test_one_model_shared_by_8_threads(exported):
+    _, out = exported
+    ov_model = sentvec.load(str(out), backend="openvino", threads=1)
+    texts = [f"text number {i} " * (i % 7 + 1) for i in range(64)]
+    expected = ov_model.encode(texts)
+    results: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            results[k] = ov_model.encode(texts, batch_size=8 + k)
+        except BaseException as e:  # surfaced by the assertion below
+            errors.append(e)
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors and len(results) == 8
+    for got in results.values():
+        assert np.abs(got - expected).max() <= 1e-5
+
+
+def test_limits_are_clear_errors(exported, tmp_path):
+    _, out = exported
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        sentvec.load(str(out), backend="openvino", device="cuda")
+    with pytest.raises(ValueError, match=r"dtype 'float16'.*valid: float32, bfloat16"):
+        sentvec.load(str(out), backend="openvino", dtype="float16")
+    with pytest.raises(ValueError, match="dtype 'bfloat16' needs backend='torch' or 'openvino'"):
+        sentvec.load(str(out), backend="onnx", dtype="bfloat16")
+    broken = tmp_path / "broken"
+    import shutil
+
+    shutil.copytree(out, broken)
+    (broken / "onnx" / "model.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ModelFormatError, match=r"model\.onnx.*OpenVINO cannot compile this graph"):
+        sentvec.load(str(broken), backend="openvino")
+
+
+def test_cli_encode_with_openvino_bfloat16(exported, tmp_path):
+    from sentvec.cli.main import main
+
+    _, out = exported
+    texts = tmp_path / "texts.txt"
+    texts.write_text("hello world\nthe cat sat on the mat\n", encoding="utf-8")
+    npy = tmp_path / "vectors.npy"
+    argv = ["encode", "--model", str(out), "--input", str(texts), "--output", str(npy), "--backend", "openvino"]
+    assert main([*argv, "--dtype", "bfloat16"]) == 0
+    want = sentvec.load(str(out), backend="openvino", dtype="bfloat16").encode(["hello world", "the cat sat on the mat"])
+    np.testing.assert_allclose(np.load(npy), want, atol=1e-6)
