@@ -30,5 +30,8 @@ test: lint
 bench: $(STAMP)
 	$(PY) benchmarks/encode.py
 
+bench-peers: $(STAMP)
+	$(PY) benchmarks/encode_peers.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
