@@ -121,5 +121,7 @@ def test_cli_encode_with_openvino_bfloat16(exported, tmp_path):
     npy = tmp_path / "vectors.npy"
     argv = ["encode", "--model", str(out), "--input", str(texts), "--output", str(npy), "--backend", "openvino"]
     assert main([*argv, "--dtype", "bfloat16"]) == 0
-    want = sentvec.load(str(out), backend="openvino", dtype="bfloat16").encode(["hello world", "the cat sat on the mat"])
+    want = sentvec.load(str(out), backend="openvino", dtype="bfloat16").encode(
+        ["hello world", "the cat sat on the mat"]
+    )
     np.testing.assert_allclose(np.load(npy), want, atol=1e-6)
