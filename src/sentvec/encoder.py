@@ -438,8 +438,9 @@ class SentenceEncoder:
         """All sentence embeddings (N, D) in input order, as a torch tensor or numpy array."""
         n = len(tokenized.ids)
         out: Array = None
-        for batch in self._batches_iter(tokenized, opts):
-            emb = self.backend.forward(batch, OutputValue.SENTENCE_EMBEDDING, tokenized.prompt_length)  # (B, D)
+        batches = self._batches_iter(tokenized, opts)
+        results = self.backend.forward_batches(batches, OutputValue.SENTENCE_EMBEDDING, tokenized.prompt_length)
+        for batch, emb in results:  # emb: (B, D)
             if out is None:
                 out = _empty_like(emb, n)
             out[_index(batch.rows, emb)] = emb

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from sentvec.enums import BackendKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from sentvec.batching import TokenBatch
     from sentvec.similarity import Array
 
@@ -65,6 +67,16 @@ class Backend(abc.ABC):
 
         Returns a torch tensor (torch backend) or a numpy array (other backends).
         """
+
+    def forward_batches(
+        self, batches: Iterable[TokenBatch], output: OutputValue, prompt_length: int | None = None
+    ) -> Iterator[tuple[TokenBatch, Array]]:
+        """Each batch with its :meth:`forward` result, in any order (each result says its rows through its batch).
+
+        The default runs the batches one after another; a backend that can keep several batches in flight (OpenVINO's
+        streams) overrides it."""
+        for batch in batches:
+            yield batch, self.forward(batch, output, prompt_length)
 
     @abc.abstractmethod
     def to(self, device: str) -> None:

@@ -144,6 +144,18 @@ class OnnxBackend(Backend):
 
     def forward(self, batch: TokenBatch, output: OutputValue, prompt_length: int | None = None) -> np.ndarray:
         """Run the graph (and the numpy head after a transformer-only graph); returns float32 numpy arrays."""
+        raw = self._run(self._graph_output(output), self._feeds(batch, prompt_length))
+        return self._finish(raw, batch, output, prompt_length)
+
+    def _graph_output(self, output: OutputValue) -> str:
+        """The graph output that ``output`` is read from (the token output of a transformer-only graph)."""
+        if self.head is None:
+            return output.value
+        assert self._token_output is not None
+        return self._token_output
+
+    def _feeds(self, batch: TokenBatch, prompt_length: int | None) -> dict[str, np.ndarray]:
+        """The graph's inputs for ``batch`` (the pooling mask leaves a prompt out when the graph pools)."""
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = batch.token_type_ids
@@ -152,13 +164,13 @@ class OnnxBackend(Backend):
             if prompt_length:
                 mask[:, :prompt_length] = 0
             feeds["pooling_mask"] = mask
-        if self.head is None:
-            return self._run(output.value, feeds)
-        assert self._token_output is not None
-        tokens = self._run(self._token_output, feeds)  # (B, T, H)
-        if output is OutputValue.TOKEN_EMBEDDINGS:
-            return tokens
-        return self.head(tokens, batch.attention_mask, prompt_length)
+        return feeds
+
+    def _finish(self, raw: np.ndarray, batch: TokenBatch, output: OutputValue, prompt_length: int | None) -> np.ndarray:
+        """The graph's output as ``output``: as it is, or pooled by the numpy head (transformer-only graphs)."""
+        if self.head is None or output is OutputValue.TOKEN_EMBEDDINGS:
+            return raw
+        return self.head(raw, batch.attention_mask, prompt_length)
 
     def save(self, root: Path) -> None:
         """Copy the model folder the graph belongs to (modules, weights, ``onnx/``)."""
