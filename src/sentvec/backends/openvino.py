@@ -33,13 +33,6 @@ if TYPE_CHECKING:
 PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16), as OpenVINO reports it."""
-    ov = require("openvino", "The openvino backend")
-    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    return "BF16" in capabilities
-
-
 class OpenVinoBackend(OnnxBackend):
     """Runs one ONNX graph with OpenVINO on the CPU; one infer request per calling thread (thread-safe)."""
 
