@@ -116,7 +116,7 @@ def load_sentvec(options: dict[str, Any], batch_size: int, threads: int | None) 
             torch.set_num_threads(threads)
         except ImportError:
             pass
-        if kwargs.get("backend") == "onnx" or kwargs.get("quantized") or kwargs.get("file_name"):
+        if kwargs.get("backend") in ("onnx", "openvino") or kwargs.get("quantized") or kwargs.get("file_name"):
             kwargs.setdefault("threads", threads)
     model = sentvec.load(options["model"], device="cpu", **kwargs)
 
