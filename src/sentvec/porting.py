@@ -1,7 +1,6 @@
-"""The reference library's entry points under their own names, so ported code changes only its import line:
-
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, losses, util
-    →  from sentvec import SentenceTransformer, SentenceTransformerTrainer, losses, util
+"""The reference library's entry points under their own names, so ported code changes only its import line: the
+reference's ``SentenceTransformer, SentenceTransformerTrainer, losses, util`` are imported ``from sentvec`` instead
+(sentvec never imports the reference; this module only mirrors its names).
 
 ``SentenceTransformer(...)`` is :func:`sentvec.load` with the reference's keywords and returns a
 :class:`~sentvec.SentenceEncoder`; the trainer names map onto :class:`~sentvec.training.Trainer` and
