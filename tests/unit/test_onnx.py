@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import numpy as np
 import pytest
+from _concurrency import assert_same_vectors_from_8_threads
 
 import sentvec
 from sentvec.cli.main import main
@@ -77,26 +77,7 @@ def test_quantized_loads_int8_graph_and_stays_close(exported):
 def test_session_is_safe_to_share_between_8_threads(exported):
     _, out, _ = exported
     onnx_model = sentvec.load(str(out), backend="onnx", threads=1)
-    texts = [f"text number {i} " * (i % 7 + 1) for i in range(64)]
-    expected = onnx_model.encode(texts)
-    results: dict[int, np.ndarray] = {}
-    errors: list[BaseException] = []
-
-    def work(k: int) -> None:
-        try:
-            results[k] = onnx_model.encode(texts, batch_size=8 + k)
-        except BaseException as e:  # surfaced by the assertion below
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert len(results) == 8
-    for got in results.values():
-        assert np.abs(got - expected).max() <= 1e-5
+    assert_same_vectors_from_8_threads(onnx_model)
 
 
 def test_requested_cuda_provider_is_a_loud_error(exported):

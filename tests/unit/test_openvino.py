@@ -3,10 +3,9 @@ a Hub-style transformer-only graph), bfloat16 close to it, thread-safe, and its 
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
+from _concurrency import assert_same_vectors_from_8_threads
 
 import sentvec
 from sentvec.errors import ModelFormatError
@@ -74,25 +73,7 @@ def test_transformer_only_graph_with_numpy_head(make_model):
 def test_one_model_shared_by_8_threads(exported):
     _, out = exported
     ov_model = sentvec.load(str(out), backend="openvino", threads=1)
-    texts = [f"text number {i} " * (i % 7 + 1) for i in range(64)]
-    expected = ov_model.encode(texts)
-    results: dict[int, np.ndarray] = {}
-    errors: list[BaseException] = []
-
-    def work(k: int) -> None:
-        try:
-            results[k] = ov_model.encode(texts, batch_size=8 + k)
-        except BaseException as e:  # surfaced by the assertion below
-            errors.append(e)
-
-    workers = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert not errors and len(results) == 8
-    for got in results.values():
-        assert np.abs(got - expected).max() <= 1e-5
+    assert_same_vectors_from_8_threads(ov_model)
 
 
 def test_limits_are_clear_errors(exported, tmp_path):

@@ -7,6 +7,7 @@ import platform
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from sentvec.backends.base import Backend, BackendInfo, BackendKind, OutputValue
 from sentvec.backends.numpy_head import NumpyHead
 from sentvec.batching import TokenBatch
 from sentvec.errors import ModelFormatError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 
 def resolve_providers(device: str | None) -> list[str]:
@@ -51,6 +55,23 @@ def cpu_isa() -> frozenset[str]:
         if "avx512_vnni" in flags or "avx512vnni" in flags:
             found.add("avx512_vnni")
     return frozenset(found)
+
+
+def ort_session(path: Path, device: str | None, threads: int | None) -> tuple[ort.InferenceSession, list[str]]:
+    """An onnxruntime session for the graph at ``path`` (all graph optimisations; ``threads`` intra-op threads) and
+    its providers; a graph onnxruntime cannot load is a ``ModelFormatError`` naming the file."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    providers = resolve_providers(device)
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers), providers
+    except Exception as e:
+        raise ModelFormatError(path, f"cannot load ONNX graph: {e}") from e
 
 
 # Graph outputs: sentvec's whole-pipeline graph has ``sentence_embedding``; a transformer-only graph as the Hub ships
@@ -97,18 +118,7 @@ class OnnxBackend(Backend):
 
     def _open(self, path: Path, device: str | None, threads: int | None) -> tuple[set[str], list[str]]:
         """Load the graph into onnxruntime; the names of its inputs and outputs."""
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self._providers = resolve_providers(device)
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=self._providers)
-        except Exception as e:
-            raise ModelFormatError(path, f"cannot load ONNX graph: {e}") from e
+        self.session, self._providers = ort_session(path, device, threads)
         return {i.name for i in self.session.get_inputs()}, [o.name for o in self.session.get_outputs()]
 
     def _run(self, output: str, feeds: dict[str, np.ndarray]) -> np.ndarray:

@@ -79,11 +79,15 @@ class OpenVinoBackend(OnnxBackend):
         outputs = [port.get_any_name() for port in self.compiled.outputs]
         return inputs, outputs
 
+    def _requests(self) -> list[InferRequest]:
+        """This thread's infer requests, one per stream (a request is not thread-safe; made once per thread)."""
+        requests: list[InferRequest] | None = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = [self.compiled.create_infer_request() for _ in range(self._streams)]
+        return requests
+
     def _run(self, output: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        request = getattr(self._local, "request", None)
-        if request is None:  # an infer request is not thread-safe: one per thread
-            request = self._local.request = self.compiled.create_infer_request()
-        result = request.infer(feeds)
+        result = self._requests()[0].infer(feeds)
         return np.array(result[self.compiled.output(output)], dtype=np.float32)
 
     def forward_batches(
@@ -91,24 +95,30 @@ class OpenVinoBackend(OnnxBackend):
     ) -> Iterator[tuple[TokenBatch, np.ndarray]]:
         """The batches through OpenVINO's streams: one request in flight per stream, each waited for (and its
         result read) on this thread before it takes the next batch. No Python callback runs on OpenVINO's threads:
-        a callback needs the GIL there, which deadlocks when the compiled model is freed."""
+        a callback needs the GIL there, which deadlocks when the compiled model is freed. Requests still in flight
+        when the caller stops early are waited for, so the thread's requests are idle for its next call."""
         name = self._graph_output(output)
-        requests = [self.compiled.create_infer_request() for _ in range(self._streams)]
+        requests = self._requests()
         in_flight: list[TokenBatch | None] = [None] * len(requests)
         sent = 0
-        for batch in batches:
-            slot = sent % len(requests)
-            waiting = in_flight[slot]
-            if waiting is not None:
-                yield waiting, self._collect(requests[slot], name, waiting, output, prompt_length)
-            requests[slot].start_async(self._feeds(batch, prompt_length))
-            in_flight[slot] = batch
-            sent += 1
-        for k in range(len(requests)):  # the last ones, oldest first
-            slot = (sent + k) % len(requests)
-            waiting = in_flight[slot]
-            if waiting is not None:
-                yield waiting, self._collect(requests[slot], name, waiting, output, prompt_length)
+        try:
+            for batch in batches:
+                slot = sent % len(requests)
+                waiting, in_flight[slot] = in_flight[slot], None
+                if waiting is not None:
+                    yield waiting, self._collect(requests[slot], name, waiting, output, prompt_length)
+                requests[slot].start_async(self._feeds(batch, prompt_length))
+                in_flight[slot] = batch
+                sent += 1
+            for k in range(len(requests)):  # the last ones, oldest first
+                slot = (sent + k) % len(requests)
+                waiting, in_flight[slot] = in_flight[slot], None
+                if waiting is not None:
+                    yield waiting, self._collect(requests[slot], name, waiting, output, prompt_length)
+        finally:
+            for slot, waiting in enumerate(in_flight):
+                if waiting is not None:
+                    requests[slot].wait()
 
     def _collect(
         self, request: InferRequest, name: str, batch: TokenBatch, output: OutputValue, prompt_length: int | None

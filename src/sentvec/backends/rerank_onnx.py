@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sentvec.backends.base import BackendInfo, BackendKind
-from sentvec.backends.onnx import resolve_providers
+from sentvec.backends.onnx import ort_session
 from sentvec.backends.rerank_base import RerankBackend
 from sentvec.batching import TokenBatch
 from sentvec.errors import ModelFormatError
@@ -34,20 +34,9 @@ class OnnxRerankBackend(RerankBackend):
         device: str | None = None,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         if not path.is_file():
             raise ModelFormatError(path, "missing ONNX graph; create it with sentvec.export.export_reranker_onnx")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self._providers = resolve_providers(device)
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=self._providers)
-        except Exception as e:
-            raise ModelFormatError(path, f"cannot load ONNX graph: {e}") from e
+        self.session, self._providers = ort_session(path, device, threads)
         self.path = path
         self.root = root or path.parent.parent
         self._device = device or "cpu"
