@@ -262,8 +262,8 @@ class SentenceEncoder:
         Empty strings are allowed: they embed as the special tokens alone. ``output_value``: "sentence_embedding"
         or "token_embeddings" (a list of (L_i, H) arrays); ``precision``: "float32" | "int8" | "uint8" | "binary"
         | "ubinary"; ``quantization_ranges``: int8/uint8 ranges, shape (2, D); ``max_batch_tokens`` also bounds
-        each batch's padded token count; ``return_info``: also return the :class:`EncodeInfo` (per-input token
-        counts, which inputs were truncated).
+        each batch's padded token count (default: the backend's ``default_max_batch_tokens``); ``return_info``:
+        also return the :class:`EncodeInfo` (per-input token counts, which inputs were truncated).
         """
         if unknown:  # Python's own message would not say which keywords exist
             raise TypeError(
@@ -422,7 +422,8 @@ class SentenceEncoder:
         )
 
     def _batches_iter(self, tokenized: Tokenized, opts: EncodeOptions) -> Iterable[TokenBatch]:
-        plan = plan_batches(tokenized, opts.batch_size, opts.max_batch_tokens)
+        budget = opts.max_batch_tokens if opts.max_batch_tokens is not None else self.backend.default_max_batch_tokens
+        plan = plan_batches(tokenized, opts.batch_size, budget)
         batches: Iterable[TokenBatch] = padded_batches(tokenized, plan, self.tokenizer.pad_id)
         n_batches = len(plan)
         show = opts.show_progress_bar

@@ -135,3 +135,25 @@ def test_token_budget_does_not_change_embeddings(model):
     a = model.encode(texts, batch_size=4)
     b = model.encode(texts, batch_size=64, max_batch_tokens=20)
     assert abs(a - b).max() <= 1e-5
+
+
+def test_backend_default_token_budget_applies_unless_encode_sets_one(model, monkeypatch):
+    texts = ["word " * n for n in (1, 2, 3, 5, 8, 13, 13, 2, 1, 9, 4, 6)]
+    widths: list[tuple[int, int]] = []
+    forward = model.backend.forward
+
+    def counting(batch, *args, **kwargs):
+        widths.append(batch.input_ids.shape)
+        return forward(batch, *args, **kwargs)
+
+    monkeypatch.setattr(model.backend, "forward", counting)
+    unbounded = model.encode(texts, batch_size=64)
+    assert widths == [(len(texts), widths[0][1])]  # one batch: no default budget on this backend
+    widths.clear()
+    monkeypatch.setattr(model.backend, "default_max_batch_tokens", 20)
+    bounded = model.encode(texts, batch_size=64)
+    assert len(widths) > 1 and all(rows * width <= 20 or rows == 1 for rows, width in widths)
+    assert abs(unbounded - bounded).max() <= 1e-5
+    widths.clear()
+    model.encode(texts, batch_size=64, max_batch_tokens=10_000)  # the caller's budget wins over the default
+    assert len(widths) == 1

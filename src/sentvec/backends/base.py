@@ -45,6 +45,10 @@ class Backend(abc.ABC):
     """Runs the model on token batches. Chosen once, at load time."""
 
     kind: BackendKind
+    # The padded-token budget of one batch when ``encode`` is not given ``max_batch_tokens``: long texts then run in
+    # smaller batches (bounded activation memory — the attention matrices grow with rows x length^2), short texts in
+    # full ``batch_size`` batches. None: ``batch_size`` alone. Chosen per backend by measurement (README, benchmarks).
+    default_max_batch_tokens: int | None = None
 
     @property
     def name(self) -> str:
