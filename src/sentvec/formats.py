@@ -76,6 +76,10 @@ MODULE_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 ONNX_DIR = "onnx"
 ONNX_FP32_FILE = "model.onnx"
 ONNX_INT8_FILE = "model_qint8.onnx"
+# OpenVINO IR (xml + bin), named as the reference's ``backend="openvino"`` writes it.
+OPENVINO_DIR = "openvino"
+OPENVINO_FILE = "openvino_model.xml"
+OPENVINO_INT8_FILE = "openvino_model_qint8_quantized.xml"
 
 
 # int8 graphs as sentence-transformers names its exports, one per instruction set, best first.
@@ -101,16 +105,26 @@ def onnx_graph_candidates(root: Path, quantized: bool, isa: frozenset[str]) -> l
     return [root / ONNX_DIR / ONNX_INT8_FILE] + [root / ONNX_DIR / f for need, f in ONNX_INT8_ISA_FILES if need in isa]
 
 
-def onnx_named_graph(root: Path, file_name: str) -> Path:
-    """A graph chosen by name, as the reference's ``file_name`` (``"model_O3.onnx"`` or ``"onnx/model_O3.onnx"``);
-    it must stay inside the model folder."""
-    for candidate in (root / file_name, root / ONNX_DIR / file_name):
+def onnx_named_graph(root: Path, file_name: str, subdir: str = ONNX_DIR) -> Path:
+    """A graph chosen by name, as the reference's ``file_name`` (``"model_O3.onnx"`` or ``"onnx/model_O3.onnx"``;
+    with ``subdir="openvino"`` also ``"openvino_model_qint8_quantized.xml"``); it must stay inside the model
+    folder."""
+    kind = "OpenVINO or ONNX model" if subdir == OPENVINO_DIR else "ONNX graph"
+    for candidate in (root / file_name, root / subdir / file_name, root / ONNX_DIR / file_name):
         resolved, base = candidate.resolve(), root.resolve()
         if base not in resolved.parents:
             raise ModelFormatError(candidate, "file_name leads outside the model folder")
         if candidate.is_file():
             return candidate
-    raise ModelFormatError(root / ONNX_DIR / file_name, f"no ONNX graph named {file_name!r} in the model folder")
+    raise ModelFormatError(root / subdir / file_name, f"no {kind} named {file_name!r} in the model folder")
+
+
+def openvino_graph_candidates(root: Path, quantized: bool, isa: frozenset[str]) -> list[Path]:
+    """The graphs the OpenVINO backend tries, in order: an OpenVINO IR (``openvino/openvino_model.xml`` — sentvec's
+    ``export --format openvino``, converted from the torch pipeline, or the reference's ``backend="openvino"``
+    export; with ``quantized``, the reference's ``openvino_model_qint8_quantized.xml``), then the ONNX graphs."""
+    ir = OPENVINO_INT8_FILE if quantized else OPENVINO_FILE
+    return [root / OPENVINO_DIR / ir, *onnx_graph_candidates(root, quantized, isa)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,8 @@ from sentvec.encoder import SentenceEncoder
 from sentvec.enums import parse_enum
 from sentvec.errors import MissingExtraError, ModelFormatError
 from sentvec.formats import (
+    ONNX_DIR,
+    OPENVINO_DIR,
     ST_CONFIG_FILE,
     EncoderConfig,
     ModelLayout,
@@ -20,6 +22,7 @@ from sentvec.formats import (
     onnx_graph_candidates,
     onnx_graph_path,
     onnx_named_graph,
+    openvino_graph_candidates,
     read_layout,
     read_transformer_config,
 )
@@ -151,11 +154,14 @@ def _onnx_backend(
     from sentvec.backends.onnx import OnnxBackend, cpu_isa
 
     root = layout.root
+    openvino = kind is BackendKind.OPENVINO
     if file_name is not None:
-        path = onnx_named_graph(root, file_name)
+        path = onnx_named_graph(root, file_name, OPENVINO_DIR if openvino else ONNX_DIR)
+        if not openvino and path.suffix == ".xml":
+            raise ValueError(f"{file_name!r} is an OpenVINO model: load it with backend='openvino'")
     else:
-        candidates = onnx_graph_candidates(root, quantized, cpu_isa())
-        path = next((p for p in candidates if p.is_file()), candidates[0])
+        candidates = (openvino_graph_candidates if openvino else onnx_graph_candidates)(root, quantized, cpu_isa())
+        path = next((p for p in candidates if p.is_file()), candidates[1 if openvino else 0])
         if not path.is_file():
             tried = ", ".join(str(p.relative_to(root)) for p in candidates)
             raise ModelFormatError(path, f"missing ONNX graph (looked for {tried}); create one with `sentvec export`")
@@ -163,7 +169,7 @@ def _onnx_backend(
     def head() -> NumpyHead:  # only read when the graph turns out to be transformer-only
         return NumpyHead.from_layout(layout, _hidden_size(layout), pooling)
 
-    if kind is BackendKind.OPENVINO:
+    if openvino:
         from sentvec.backends.openvino import OpenVinoBackend
 
         return OpenVinoBackend(path, root=root, head=head, device=device, threads=threads, dtype=dtype)

@@ -106,3 +106,76 @@ def test_cli_encode_with_openvino_bfloat16(exported, tmp_path):
         ["hello world", "the cat sat on the mat"]
     )
     np.testing.assert_allclose(np.load(npy), want, atol=1e-6)
+
+
+# --- OpenVINO IR: sentvec's export converted from torch, and the reference's own IR folders ---------------------
+
+
+@pytest.fixture(scope="module")
+def exported_ir(make_model, tmp_path_factory):
+    """A tiny Transformer → Pooling (prompt left out: a pooling-mask input) → Dense → Normalize model with both an
+    ONNX graph and an OpenVINO IR converted from torch."""
+    from sentvec.export import export_openvino
+
+    model = sentvec.load(str(make_model(dense=True, include_prompt=False)))
+    out = tmp_path_factory.mktemp("exported-ir")
+    export_onnx(model, out, calibration_texts=default_calibration_texts(32, max_words=40))
+    report = export_openvino(model, out, calibration_texts=default_calibration_texts(64, max_words=40))
+    return model, out, report
+
+
+def test_ir_export_is_checked_and_preferred_by_the_openvino_backend(exported_ir):
+    model, out, report = exported_ir
+    assert (out / "openvino" / "openvino_model.xml").is_file() and (out / "openvino" / "openvino_model.bin").is_file()
+    assert report.checks[0].file == "openvino/openvino_model.xml" and report.checks[0].max_abs_diff <= 1e-5
+    ov_model = sentvec.load(str(out), backend="openvino")
+    info = ov_model.info().backend
+    assert info.graph.endswith("openvino_model.xml") and info.pooling == "graph"  # the IR, not the ONNX graph
+    for kwargs in ({}, {"prompt": "query: "}, {"truncate_dim": 8, "normalize_embeddings": True}, {"batch_size": 1}):
+        np.testing.assert_allclose(ov_model.encode(TEXTS, **kwargs), model.encode(TEXTS, **kwargs), atol=1e-5)
+    # the ONNX backend still reads onnx/model.onnx; an .xml named for it is a clear error
+    assert sentvec.load(str(out), backend="onnx").info().backend.graph.endswith("model.onnx")
+    with pytest.raises(ValueError, match="is an OpenVINO model: load it with backend='openvino'"):
+        sentvec.load(str(out), backend="onnx", file_name="openvino/openvino_model.xml")
+    bf16 = sentvec.load(str(out), backend="openvino", dtype="bfloat16")
+    assert _cosines(bf16.encode(TEXTS[2:]), model.encode(TEXTS[2:])).min() > 0.99
+
+
+def test_reference_style_ir_folder_loads_with_numpy_head(make_model):
+    """What the reference's backend="openvino" writes: the bare transformer as openvino/openvino_model.xml (token
+    output only), an int8 variant named openvino_model_qint8_quantized.xml, and no ONNX graph."""
+    import openvino as ov
+    from _hub_graph import export_transformer_only
+
+    folder = make_model(pooling=("mean",))
+    onnx_path = export_transformer_only(folder)
+    (folder / "openvino").mkdir()
+    ov.save_model(ov.convert_model(str(onnx_path)), str(folder / "openvino" / "openvino_model.xml"), False)
+    ov.save_model(ov.convert_model(str(onnx_path)), str(folder / "openvino" / "openvino_model_qint8_quantized.xml"))
+    onnx_path.unlink()
+    torch_model = sentvec.load(str(folder), backend="torch", device="cpu")
+    ov_model = sentvec.load(str(folder), backend="openvino")
+    assert ov_model.info().backend.pooling == "numpy"
+    np.testing.assert_allclose(ov_model.encode(TEXTS), torch_model.encode(TEXTS), atol=1e-5)
+    for kwargs in ({"quantized": True}, {"file_name": "openvino_model_qint8_quantized.xml"}):
+        picked = sentvec.load(str(folder), backend="openvino", **kwargs)
+        assert picked.info().backend.graph.endswith("openvino_model_qint8_quantized.xml")
+        np.testing.assert_allclose(picked.encode(TEXTS), torch_model.encode(TEXTS), atol=1e-2)  # fp16 weights
+    with pytest.raises(ModelFormatError, match=r"no OpenVINO or ONNX model named 'nope\.xml'"):
+        sentvec.load(str(folder), backend="openvino", file_name="nope.xml")
+
+
+def test_cli_export_openvino(make_model, tmp_path, capsys):
+    from sentvec.cli.main import main
+
+    folder = make_model()
+    out = tmp_path / "out"
+    assert main(["export", str(folder), "--format", "openvino", "--output", str(out)]) == 0
+    assert "openvino/openvino_model.xml: max abs diff" in capsys.readouterr().out
+    want = sentvec.load(str(folder), backend="torch").encode(TEXTS)
+    np.testing.assert_allclose(sentvec.load(str(out), backend="openvino").encode(TEXTS), want, atol=1e-5)
+    assert main(["export", str(folder), "--format", "openvino", "--quantize", "int8"]) == 2
+    assert "--quantize applies to --format onnx" in capsys.readouterr().err
+    assert main(["export", str(out), "--format", "openvino"]) == 2  # in place over an IR: only with --overwrite
+    assert "already exists" in capsys.readouterr().err
+    assert main(["export", str(out), "--format", "openvino", "--overwrite"]) == 0

@@ -38,7 +38,8 @@ def resolve_providers(device: str | None) -> list[str]:
 
 
 def cpu_isa() -> frozenset[str]:
-    """The instruction sets relevant to int8 graphs that this CPU has: "avx2", "avx512", "avx512_vnni", "arm64"."""
+    """The instruction sets relevant to int8 graphs that this CPU has: "avx2", "avx512", "avx512_vnni", "arm64";
+    and "bf16" (AVX512-BF16 or AMX)."""
     machine = platform.machine().lower()
     if machine in ("arm64", "aarch64"):
         return frozenset({"arm64"})
@@ -54,6 +55,8 @@ def cpu_isa() -> frozenset[str]:
         found.add("avx512")
         if "avx512_vnni" in flags or "avx512vnni" in flags:
             found.add("avx512_vnni")
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        found.add("bf16")  # native bfloat16 arithmetic: OpenVINO's dtype="bfloat16" is fast here
     return frozenset(found)
 
 

@@ -1,4 +1,4 @@
-"""``sentvec export`` (the pipeline as one ONNX graph) and ``sentvec info`` (what a model is)."""
+"""``sentvec export`` (the pipeline as one ONNX graph or OpenVINO IR) and ``sentvec info`` (what a model is)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from sentvec.cli.common import Subparsers, check_output_file, check_output_folde
 
 def add_export_parser(sub: Subparsers) -> None:
     """Register ``export``."""
-    p = sub.add_parser("export", help="export the whole pipeline to one ONNX graph, checked against torch")
+    p = sub.add_parser(
+        "export", help="export the whole pipeline to one ONNX graph or OpenVINO IR, checked against torch"
+    )
     p.add_argument("model", help="model name or folder")
-    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument(
+        "--format",
+        default="onnx",
+        choices=["onnx", "openvino"],
+        help="onnx: onnx/model.onnx (onnxruntime, OpenVINO); openvino: openvino/openvino_model.xml, converted from "
+        "torch with fused attention (the faster input for backend='openvino')",
+    )
     p.add_argument("--quantize", choices=["int8"], help="also write onnx/model_qint8.onnx (dynamic int8 weights)")
     p.add_argument("--output", type=Path, help="write a complete copy of the model folder here (default: in place)")
     overwrite_arg(p, "the graphs of an in-place export, or write into an --output folder that holds files")
@@ -32,8 +40,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``sentvec export``."""
     import sentvec
     from sentvec.cli.textio import read_texts
-    from sentvec.export import export_onnx
+    from sentvec.export import export_onnx, export_openvino
 
+    if args.format == "openvino" and args.quantize:
+        raise ValueError("--quantize applies to --format onnx (an OpenVINO IR is float32; bf16 is chosen at load)")
     if args.output is not None:
         check_output_folder(args.output, overwrite=args.overwrite)
     elif Path(args.model).is_dir():  # before the model loads; a model name is checked once it is resolved
@@ -42,8 +52,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     model = sentvec.load(args.model, backend="torch", device="cpu")
     if args.output is None and model.source is not None:
         _check_in_place(model.source, args)
-    report = export_onnx(model, args.output, quantize=args.quantize, calibration_texts=texts, sts_file=args.sts)
-    print(f"exported to {report.folder}/onnx ({report.calibration_texts} calibration texts)")
+    if args.format == "openvino":
+        report = export_openvino(model, args.output, calibration_texts=texts, sts_file=args.sts)
+    else:
+        report = export_onnx(model, args.output, quantize=args.quantize, calibration_texts=texts, sts_file=args.sts)
+    print(f"exported to {report.folder}/{args.format} ({report.calibration_texts} calibration texts)")
     for check in report.checks:
         line = f"  {check.file}: max abs diff {check.max_abs_diff:.2e}, mean cosine {check.mean_cosine:.6f}"
         if check.sts_spearman is not None:
@@ -53,13 +66,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _check_in_place(folder: Path, args: argparse.Namespace) -> None:
-    """An in-place export writes ``onnx/model.onnx`` (and ``onnx/model_qint8.onnx``) into the model's folder:
-    graphs already there (a Hub export, say) are replaced only with ``--overwrite``."""
-    from sentvec.formats import ONNX_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE
+    """An in-place export writes ``onnx/model.onnx`` (and ``onnx/model_qint8.onnx``) or
+    ``openvino/openvino_model.xml`` into the model's folder: graphs already there (a Hub export, say) are replaced
+    only with ``--overwrite``."""
+    from sentvec.formats import ONNX_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE, OPENVINO_DIR, OPENVINO_FILE
 
-    names = [ONNX_FP32_FILE] + ([ONNX_INT8_FILE] if args.quantize == "int8" else [])
-    for name in names:
-        path = folder / ONNX_DIR / name
+    if args.format == "openvino":
+        paths = [folder / OPENVINO_DIR / OPENVINO_FILE, folder / OPENVINO_DIR / OPENVINO_FILE.replace(".xml", ".bin")]
+    else:
+        paths = [folder / ONNX_DIR / name for name in [ONNX_FP32_FILE] + ([ONNX_INT8_FILE] * (args.quantize == "int8"))]
+    for path in paths:
         if path.exists() and not args.overwrite:
             raise FileExistsError(
                 f"{path}: already exists; pass --overwrite to replace it, or --output DIR to export a copy"

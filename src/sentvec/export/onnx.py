@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from sentvec.backends.base import OutputValue
+from sentvec.arrays import to_numpy
+from sentvec.backends.base import Backend, OutputValue
 from sentvec.backends.onnx import OnnxBackend
 from sentvec.batching import TokenBatch, length_sorted_batches
 from sentvec.errors import SentvecError
@@ -76,7 +77,7 @@ def default_calibration_texts(n: int = 512, max_words: int = 400, seed: int = 0)
     return [" ".join(rng.choice(words) for _ in range(k)) for k in lengths]
 
 
-def _graph_module(pipeline: torch.nn.Sequential) -> torch.nn.Module:
+def graph_module(pipeline: torch.nn.Sequential) -> torch.nn.Module:
     """The torch module that is traced: token tensors (and an optional pooling mask) in, both outputs out."""
     import torch
 
@@ -101,20 +102,28 @@ def _graph_module(pipeline: torch.nn.Sequential) -> torch.nn.Module:
     return Wrapper().eval()
 
 
-def _export_fp32(model: SentenceEncoder, backend: TorchBackend, path: Path, opset: int) -> None:
+def example_inputs(model: SentenceEncoder, backend: TorchBackend) -> tuple[list[str], tuple[torch.Tensor, ...]]:
+    """The graph's input names and a small example batch for the tracer (``pooling_mask`` when the Pooling leaves
+    a prompt out)."""
     import torch
 
     from sentvec.modules import Pooling
 
     with_pooling_mask = any(isinstance(m, Pooling) and not m.config.include_prompt for m in backend.modules)
-    wrapper = _graph_module(backend.pipeline)
     tokenized = model.tokenizer.tokenize(["sentvec exports a graph", "short"])
     batch = next(length_sorted_batches(tokenized, 2, model.tokenizer.pad_id))
     names = ["input_ids", "attention_mask", "token_type_ids"] + (["pooling_mask"] if with_pooling_mask else [])
     arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids] + (
         [batch.attention_mask] if with_pooling_mask else []
     )
-    args = tuple(torch.from_numpy(a).to(backend.device) for a in arrays)
+    return names, tuple(torch.from_numpy(a).to(backend.device) for a in arrays)
+
+
+def _export_fp32(model: SentenceEncoder, backend: TorchBackend, path: Path, opset: int) -> None:
+    import torch
+
+    wrapper = graph_module(backend.pipeline)
+    names, args = example_inputs(model, backend)
     axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
     axes["sentence_embedding"] = {0: "batch"}
     axes["token_embeddings"] = {0: "batch", 1: "sequence"}
@@ -144,7 +153,7 @@ def _quantize_int8(fp32: Path, int8: Path) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Reference:
+class Reference:
     """The torch side of every check, computed once for all graphs: the padded calibration batches, the torch
     vectors of each, and the torch model's STS Spearman."""
 
@@ -154,7 +163,7 @@ class _Reference:
     @classmethod
     def of(
         cls, model: SentenceEncoder, backend: TorchBackend, texts: Sequence[str], sts: SimilarityEvaluator | None
-    ) -> _Reference:
+    ) -> Reference:
         tokenized = model.tokenizer.tokenize(list(texts))
         batches = [
             (batch, backend.forward(batch, OutputValue.SENTENCE_EMBEDDING).cpu().numpy())
@@ -163,21 +172,27 @@ class _Reference:
         return cls(batches, round(sts(model).primary_value, 4) if sts is not None else None)
 
 
-def _check(model: SentenceEncoder, graph: Path, reference: _Reference, sts: SimilarityEvaluator | None) -> GraphCheck:
-    onnx_backend = OnnxBackend(graph)
+def _check(model: SentenceEncoder, graph: Path, reference: Reference, sts: SimilarityEvaluator | None) -> GraphCheck:
+    return check_backend(model, OnnxBackend(graph), f"{ONNX_DIR}/{graph.name}", reference, sts)
+
+
+def check_backend(
+    model: SentenceEncoder, backend: Backend, file: str, reference: Reference, sts: SimilarityEvaluator | None
+) -> GraphCheck:
+    """How ``backend`` (an exported graph, loaded) compares with the torch vectors of ``reference``."""
     diffs, cosines = [], []
     for batch, ref in reference.batches:
-        got = onnx_backend.forward(batch, OutputValue.SENTENCE_EMBEDDING)
+        got = to_numpy(backend.forward(batch, OutputValue.SENTENCE_EMBEDDING))
         diffs.append(float(np.abs(ref - got).max()))
         cosines.extend(pairwise_cosine(ref, got))
     spearman = None
     if sts is not None:
         from sentvec.encoder import SentenceEncoder
 
-        onnx_model = SentenceEncoder(model.tokenizer, onnx_backend, model.config, source=model.source)
-        spearman = round(sts(onnx_model).primary_value, 4)
+        graph_model = SentenceEncoder(model.tokenizer, backend, model.config, source=model.source)
+        spearman = round(sts(graph_model).primary_value, 4)
     return GraphCheck(
-        file=f"{ONNX_DIR}/{graph.name}",
+        file=file,
         max_abs_diff=max(diffs),
         mean_cosine=float(np.mean(cosines)),
         min_cosine=float(np.min(cosines)),
@@ -222,7 +237,7 @@ def export_onnx(
         sts = SimilarityEvaluator.from_file(sts_file)
     fp32 = folder / ONNX_DIR / ONNX_FP32_FILE
     _export_fp32(model, backend, fp32, opset)
-    reference = _Reference.of(model, backend, texts, sts)
+    reference = Reference.of(model, backend, texts, sts)
     checks = [_check(model, fp32, reference, sts)]
     if checks[0].max_abs_diff > FP32_TOLERANCE:
         raise ExportError(

@@ -23,6 +23,8 @@ from sentvec.errors import ModelFormatError
 from sentvec.formats import (
     MODULE_CONFIG_FILE,
     MODULE_WEIGHT_FILES,
+    OPENVINO_DIR,
+    OPENVINO_FILE,
     SBERT_CONFIG_FILE,
     ST_CONFIG_FILE,
     WEIGHT_FILES,
@@ -235,8 +237,8 @@ def _transformer_weights(folder: Path, root: Path) -> list[Path]:
             if base not in shard.resolve().parents:
                 raise ModelFormatError(path, f"shard {shard.name!r} lies outside the model folder")
         return [shard for shard in shards if shard.is_file()]
-    graph = onnx_graph_path(folder, quantized=False)
-    return [graph] if graph.is_file() else []
+    graphs = [onnx_graph_path(folder, quantized=False), folder / OPENVINO_DIR / OPENVINO_FILE.replace(".xml", ".bin")]
+    return [graph for graph in graphs if graph.is_file()][:1]
 
 
 def _hash_files(h: _Hash, files: list[tuple[str, Path]]) -> None:
