@@ -114,8 +114,12 @@ SYSTEMS: dict[str, System] = {
     "sentvec onnx fp32": System(MAIN, "sentvec", {"backend": "onnx"}, "sentvec-onnx"),
     "sentvec onnx int8": System(MAIN, "sentvec", {"quantized": True}, "sentvec-onnx", precision="int8"),
     "sentvec torch bf16": System(MAIN, "sentvec", {"dtype": "bfloat16"}, precision="bf16"),
-    "sentvec openvino fp32": System(MAIN, "sentvec", {"backend": "openvino"}, "sentvec-onnx"),
+    "sentvec openvino fp32": System(MAIN, "sentvec", {"backend": "openvino"}, "sentvec-openvino"),
     "sentvec openvino bf16": System(
+        MAIN, "sentvec", {"backend": "openvino", "dtype": "bfloat16"}, "sentvec-openvino", precision="bf16"
+    ),
+    # the same engine on the ONNX graph (attention op by op) instead of the IR converted from torch
+    "sentvec openvino bf16 onnx": System(
         MAIN, "sentvec", {"backend": "openvino", "dtype": "bfloat16"}, "sentvec-onnx", precision="bf16"
     ),
     "sentvec openvino int8": System(
@@ -137,6 +141,7 @@ PREPARES: dict[str, Prepare] = {
     "reference-openvino": Prepare("reference-openvino"),
     "fastembed": Prepare(MAIN, "reference-onnx"),  # the reference's transformer-only graph + tokenizer files
     "sentvec-onnx": Prepare(MAIN),
+    "sentvec-openvino": Prepare(MAIN),
 }
 VERSIONS = {
     MAIN: ("sentvec", "sentence-transformers", "transformers", "torch", "onnxruntime", "tokenizers"),

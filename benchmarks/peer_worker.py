@@ -105,10 +105,12 @@ def load_fastembed(options: dict[str, Any], batch_size: int, threads: int | None
 
 
 def load_sentvec(options: dict[str, Any], batch_size: int, threads: int | None) -> tuple[Encode, dict[str, Any]]:
-    """sentvec; options: model plus any ``sentvec.load`` keyword (backend, dtype, quantized, file_name ...)."""
+    """sentvec; options: model plus any ``sentvec.load`` keyword (backend, dtype, quantized, file_name ...), and
+    ``encode``: keywords for ``encode`` (``max_batch_tokens``)."""
     import sentvec
 
-    kwargs = {k: v for k, v in options.items() if k != "model"}
+    kwargs = {k: v for k, v in options.items() if k not in ("model", "encode")}
+    encode_kwargs = dict(options.get("encode", {}))  # e.g. max_batch_tokens
     if threads:
         try:
             import torch
@@ -121,7 +123,9 @@ def load_sentvec(options: dict[str, Any], batch_size: int, threads: int | None) 
     model = sentvec.load(options["model"], device="cpu", **kwargs)
 
     def encode(texts: list[str]) -> Any:
-        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+        return model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False, **encode_kwargs
+        )
 
     return encode, {}
 
@@ -267,11 +271,22 @@ def prepare_sentvec_onnx(source: str, out: Path, texts: dict[str, Any]) -> dict[
     return {"files": sorted(p.name for p in (out / "onnx").glob("*.onnx"))}
 
 
+def prepare_sentvec_openvino(source: str, out: Path, texts: dict[str, Any]) -> dict[str, Any]:
+    """sentvec's OpenVINO IR, converted from the torch pipeline: ``openvino/openvino_model.xml``."""
+    import sentvec
+    from sentvec.export import export_openvino
+    from sentvec.export.onnx import default_calibration_texts
+
+    export_openvino(sentvec.load(source, backend="torch"), out, calibration_texts=default_calibration_texts(128, 300))
+    return {"files": sorted(p.name for p in (out / "openvino").glob("*.xml"))}
+
+
 PREPARERS = {
     "reference-onnx": prepare_reference_onnx,
     "reference-openvino": prepare_reference_openvino,
     "fastembed": prepare_fastembed,
     "sentvec-onnx": prepare_sentvec_onnx,
+    "sentvec-openvino": prepare_sentvec_openvino,
 }
 
 

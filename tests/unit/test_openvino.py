@@ -179,3 +179,36 @@ def test_cli_export_openvino(make_model, tmp_path, capsys):
     assert main(["export", str(out), "--format", "openvino"]) == 2  # in place over an IR: only with --overwrite
     assert "already exists" in capsys.readouterr().err
     assert main(["export", str(out), "--format", "openvino", "--overwrite"]) == 0
+
+
+def test_fast_path_flags_reach_eval_and_index(exported_ir, tmp_path):
+    """--backend/--dtype (and --quantized) are on every command that embeds: eval and index build use OpenVINO."""
+    import json
+
+    from sentvec.cli.main import main
+    from sentvec.evaluation import SimilarityEvaluator
+    from sentvec.search.index import Index
+
+    _, out, _ = exported_ir
+    sts = tmp_path / "sts.csv"
+    rows = [("a cat sat", "the cat sat on the mat", 4.5), ("hello world", "x", 0.5), ("dogs run", "a dog runs", 4.0)]
+    sts.write_text("".join(f"{a},{b},{s}\n" for a, b, s in rows), encoding="utf-8")
+    report = tmp_path / "sts.json"
+    argv = ["eval", "sts", "-m", str(out), "--data", str(sts), "--backend", "openvino", "--dtype", "bfloat16"]
+    assert main([*argv, "--json", str(report)]) == 0
+    bf16 = sentvec.load(str(out), backend="openvino", dtype="bfloat16")
+    want = SimilarityEvaluator.from_file(sts)(bf16).primary_value
+    assert json.loads(report.read_text())["primary_value"] == pytest.approx(want)
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(TEXTS[2:]) + "\n", encoding="utf-8")
+    folder = tmp_path / "index"
+    argv = ["index", "build", "-m", str(out), "--input", str(corpus), "--out", str(folder), "--backend", "openvino"]
+    assert main(argv) == 0
+    ov_model = sentvec.load(str(out), backend="openvino")
+    with Index.open(folder, ov_model, read_only=True) as index:
+        hits = index.search("the cat", k=3, exact=True)
+    query = ov_model.encode_query(["the cat"])  # the index searches with the query prompt
+    for hit in hits:  # the stored vectors are the OpenVINO model's
+        assert hit.score == pytest.approx(
+            float(ov_model.similarity(query, ov_model.encode([hit.text]))[0, 0]), abs=1e-5
+        )

@@ -41,8 +41,20 @@ def model_arg(p: argparse.ArgumentParser, required: bool = True, default: str | 
 
 
 def encoding_args(p: argparse.ArgumentParser, prompt_help: str) -> None:
-    """Add ``--prompt-name`` (``prompt_help`` says what it applies to) and ``--quantized``."""
+    """Add ``--prompt-name`` (``prompt_help`` says what it applies to) and the engine options (:func:`engine_args`)."""
     p.add_argument("--prompt-name", metavar="NAME", help=prompt_help)
+    engine_args(p)
+
+
+def engine_args(p: argparse.ArgumentParser) -> None:
+    """Add ``--backend``, ``--dtype`` and ``--quantized``: how the model runs (the fast paths of the README)."""
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=DTYPE_CHOICES,
+        help="compute type of --backend torch or openvino (bfloat16: fastest on CPUs with AVX512-BF16/AMX)",
+    )
     p.add_argument(
         "--quantized",
         action="store_true",

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sentvec.cli.common import (
-    BACKEND_CHOICES,
-    DTYPE_CHOICES,
     PRECISION_CHOICES,
     Subparsers,
     check_output_file,
@@ -46,13 +44,6 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
     p.add_argument("--chunk-size", type=int, default=4096, help="texts read and written at a time (bounds memory)")
     p.add_argument("--precision", default="float32", choices=PRECISION_CHOICES)
-    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
-    p.add_argument(
-        "--dtype",
-        default="float32",
-        choices=DTYPE_CHOICES,
-        help="compute type of --backend torch or openvino (bfloat16: fastest on CPUs with AVX512-BF16/AMX)",
-    )
     encoding_args(p, "put the model's prompt of this name before each text (e.g. query, document)")
     ray_opts = p.add_argument_group("--engine ray")
     ray_opts.add_argument("--engine", default="local", choices=["local", "ray"])
@@ -143,6 +134,7 @@ def cmd_encode_ray(args: argparse.Namespace) -> int:
         encode_batch_size=args.batch_size,
         backend=args.backend,
         quantized=quantized(args),
+        dtype=args.dtype,
         normalize=args.normalize,
         precision=args.precision,
         address=args.address,

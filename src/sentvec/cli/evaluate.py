@@ -8,7 +8,7 @@ import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from sentvec.cli.common import Subparsers, load_model, model_arg
+from sentvec.cli.common import Subparsers, engine_args, load_model, model_arg
 from sentvec.cli.index import rerank_args, search_mode_args
 from sentvec.cli.output import check_json_out, finish, json_out_arg, print_ir_table
 from sentvec.errors import DataFormatError
@@ -23,6 +23,7 @@ def add_parser(sub: Subparsers) -> None:
     eval_sub = p.add_subparsers(dest="task", required=True, metavar="TASK")
     sts = eval_sub.add_parser("sts", help="semantic textual similarity (Spearman/Pearson ×100)")
     model_arg(sts)
+    engine_args(sts)
     sts.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, score")
     sts.add_argument("--columns", help="comma-separated column names for files with a header")
     sts.add_argument("--batch-size", type=int, default=32)
@@ -34,6 +35,7 @@ def add_parser(sub: Subparsers) -> None:
         description="Rank the corpus for each query by exact search; score the rankings against the qrels.",
     )
     model_arg(ir, required=False, default="with --index, the index's model; needed with --data")
+    engine_args(ir)
     ir.add_argument("--data", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")
     ir.add_argument("--split", default="test", help="qrels file to use: qrels/<split>.tsv (default: test)")
     ir.add_argument("--index", type=Path, help="rank with a sentvec index instead (with --queries and --qrels)")
@@ -48,6 +50,7 @@ def add_parser(sub: Subparsers) -> None:
         description="Pairs labelled 1 (similar) or 0 (not): how well a similarity threshold separates them.",
     )
     model_arg(binary)
+    engine_args(binary)
     binary.add_argument("--data", required=True, type=Path, help="CSV/TSV/JSONL of sentence1, sentence2, label")
     binary.add_argument("--columns", help="comma-separated names of the text, text and 0/1 label columns or fields")
     triplet = eval_sub.add_parser(
@@ -56,6 +59,7 @@ def add_parser(sub: Subparsers) -> None:
         description="Fraction of triplets whose anchor is more similar to the positive than to the negative.",
     )
     model_arg(triplet)
+    engine_args(triplet)
     triplet.add_argument("--data", required=True, type=Path, help="CSV/TSV with a header, or JSONL")
     triplet.add_argument("--columns", help="comma-separated names of the anchor, positive and negative columns")
     for p, func in ((ir, cmd_eval_ir), (binary, cmd_eval_binary), (triplet, cmd_eval_triplet)):

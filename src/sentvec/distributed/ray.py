@@ -81,6 +81,7 @@ class ActorSettings:
     backend: BackendKind
     quantized: bool
     device: str  # "cuda" with GPUs per actor, else "cpu"
+    dtype: str  # compute type of the torch / openvino backend ("float32", "bfloat16")
     threads: int  # intra-op threads of the model in each actor
     field: str
     id_field: str
@@ -171,6 +172,7 @@ class _Embedder:
             quantized=settings.quantized,
             device=settings.device,
             threads=settings.threads,
+            dtype=settings.dtype,
         )
         if self.model.backend.kind is BackendKind.TORCH and settings.device == "cpu":
             import torch
@@ -232,6 +234,7 @@ def encode_dataset(
     encode_batch_size: int = 64,
     backend: BackendKind | str = BackendKind.AUTO,
     quantized: bool = False,
+    dtype: str = "float32",
     normalize: bool = False,
     precision: Precision | str = Precision.FLOAT32,
     quantization_ranges: np.ndarray | None = None,
@@ -252,7 +255,8 @@ def encode_dataset(
             each read/write task, among the actors. ``gpus_per_actor > 0`` runs the model on CUDA.
         batch_size: rows per Ray batch (one actor call; large enough that length sorting inside it pays and Ray's
             per-call cost fades); ``encode_batch_size``: texts per forward pass.
-        backend, quantized: as in :func:`sentvec.load` (``backend="onnx"`` needs an exported folder).
+        backend, quantized, dtype: as in :func:`sentvec.load` (``backend="onnx"`` needs an exported folder;
+            ``backend="openvino", dtype="bfloat16"`` is the fast path on AVX512-BF16/AMX CPUs).
         normalize, precision, quantization_ranges: as in :meth:`SentenceEncoder.encode`; int8/uint8 output
             uses ``quantization_ranges`` (shape (2, D)) or [-1, 1] for normalized vectors, never per-batch ranges.
         address: ``"auto"`` or ``"ray://host:port"`` joins an existing cluster; None starts a local Ray
@@ -283,6 +287,7 @@ def encode_dataset(
         backend=backend_kind,
         quantized=quantized,
         device="cuda" if gpus_per_actor > 0 else "cpu",
+        dtype=dtype,
         threads=1,  # set from the cluster's CPUs once Ray runs
         field=field,
         id_field=id_field,
