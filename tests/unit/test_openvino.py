@@ -212,3 +212,17 @@ def test_fast_path_flags_reach_eval_and_index(exported_ir, tmp_path):
         assert hit.score == pytest.approx(
             float(ov_model.similarity(query, ov_model.encode([hit.text]))[0, 0]), abs=1e-5
         )
+
+
+def test_lone_batch_runs_on_the_latency_compiled_model(exported_ir):
+    """Many batches go through the throughput streams; a single batch (one query) through a model compiled for
+    latency, made on first use — with the same vectors."""
+    model, out, _ = exported_ir
+    ov_model = sentvec.load(str(out), backend="openvino", threads=2)
+    backend = ov_model.backend
+    many = ov_model.encode(TEXTS, batch_size=1)
+    assert backend._latency is None  # streams only
+    one = ov_model.encode(TEXTS[:2], batch_size=8)
+    assert (backend._latency is not None) == (backend._streams > 1)
+    np.testing.assert_allclose(one, many[:2], atol=1e-5)
+    np.testing.assert_allclose(many, model.encode(TEXTS), atol=1e-5)

@@ -88,6 +88,9 @@ class OnnxBackend(Backend):
     or a transformer-only graph followed by the folder's Pooling/Dense/Normalize in numpy (``head``)."""
 
     kind = BackendKind.ONNX
+    # batches of long texts are split to at most 2,048 padded tokens (8 texts of 256): the activations, the attention
+    # matrices above all, then take a third of the memory, at the same speed (benchmarks/batch_budget.py)
+    default_max_batch_tokens = 2048
 
     def __init__(
         self,

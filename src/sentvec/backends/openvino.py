@@ -10,6 +10,7 @@ onnxruntime has no bf16 CPU kernels. ``dtype="float32"`` (the default) keeps eve
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from sentvec.errors import ModelFormatError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from openvino import InferRequest
+    from openvino import CompiledModel, InferRequest
 
     from sentvec.backends.numpy_head import NumpyHead
     from sentvec.batching import TokenBatch
@@ -69,11 +70,15 @@ class OpenVinoBackend(OnnxBackend):
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         try:
-            self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+            self._graph = core.read_model(str(path))
+            self.compiled = core.compile_model(self._graph, "CPU", config)
         except Exception as e:  # OpenVINO's errors are long multi-line C++ reports
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelFormatError(path, f"OpenVINO cannot compile this graph: {first}") from e
+        self._core, self._config = core, config
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._latency: CompiledModel | None = None
         self._streams = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         inputs = {name for port in self.compiled.inputs for name in port.get_names()}
         outputs = [port.get_any_name() for port in self.compiled.outputs]
@@ -86,18 +91,44 @@ class OpenVinoBackend(OnnxBackend):
             requests = self._local.requests = [self.compiled.create_infer_request() for _ in range(self._streams)]
         return requests
 
+    def _single_request(self) -> InferRequest:
+        """This thread's request for a lone batch (one query): compiled for latency, so the batch runs on every
+        core instead of one stream's share. Compiled on first use; with one stream the throughput model is it."""
+        request: InferRequest | None = getattr(self._local, "single", None)
+        if request is None:
+            if self._streams == 1:
+                request = self._requests()[0]
+            else:
+                with self._lock:
+                    if self._latency is None:
+                        config = {**self._config, "PERFORMANCE_HINT": "LATENCY"}
+                        self._latency = self._core.compile_model(self._graph, "CPU", config)
+                request = self._latency.create_infer_request()
+            self._local.single = request
+        return request
+
     def _run(self, output: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        result = self._requests()[0].infer(feeds)
-        return np.array(result[self.compiled.output(output)], dtype=np.float32)
+        request = self._single_request()
+        request.infer(feeds)
+        return np.array(request.get_tensor(output).data, dtype=np.float32)
 
     def forward_batches(
         self, batches: Iterable[TokenBatch], output: OutputValue, prompt_length: int | None = None
     ) -> Iterator[tuple[TokenBatch, np.ndarray]]:
         """The batches through OpenVINO's streams: one request in flight per stream, each waited for (and its
-        result read) on this thread before it takes the next batch. No Python callback runs on OpenVINO's threads:
+        result read) on this thread before it takes the next batch. A lone batch runs on the latency-compiled
+        request instead (a stream has only its share of the cores). No Python callback runs on OpenVINO's threads:
         a callback needs the GIL there, which deadlocks when the compiled model is freed. Requests still in flight
         when the caller stops early are waited for, so the thread's requests are idle for its next call."""
         name = self._graph_output(output)
+        batches = iter(batches)
+        first, second = next(batches, None), next(batches, None)
+        if first is None:
+            return
+        if second is None:  # one batch (a query, a small request): all cores on it
+            yield first, self.forward(first, output, prompt_length)
+            return
+        batches = itertools.chain((first, second), batches)
         requests = self._requests()
         in_flight: list[TokenBatch | None] = [None] * len(requests)
         sent = 0
