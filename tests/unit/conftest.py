@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the tests compile throwaway tiny models: keep them out of the user's OpenVINO compile cache
+os.environ.setdefault("SENTVEC_OPENVINO_CACHE", "0")
 from _tiny_model import (
     HIDDEN,
     LEGACY_POOLING_KEYS,

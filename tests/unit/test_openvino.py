@@ -226,3 +226,17 @@ def test_lone_batch_runs_on_the_latency_compiled_model(exported_ir):
     assert (backend._latency is not None) == (backend._streams > 1)
     np.testing.assert_allclose(one, many[:2], atol=1e-5)
     np.testing.assert_allclose(many, model.encode(TEXTS), atol=1e-5)
+
+
+def test_compiled_models_are_cached_between_loads(exported_ir, tmp_path, monkeypatch):
+    _, out, _ = exported_ir
+    monkeypatch.setenv("SENTVEC_OPENVINO_CACHE", str(tmp_path / "cache"))
+    first = sentvec.load(str(out), backend="openvino", dtype="bfloat16").encode(TEXTS)
+    cached = list((tmp_path / "cache").iterdir())
+    assert cached  # the compiled blob
+    again = sentvec.load(str(out), backend="openvino", dtype="bfloat16").encode(TEXTS)
+    assert sorted((tmp_path / "cache").iterdir()) == sorted(cached)  # read, not compiled anew
+    np.testing.assert_allclose(again, first, atol=1e-6)
+    monkeypatch.setenv("SENTVEC_OPENVINO_CACHE", "0")
+    sentvec.load(str(out), backend="openvino").encode(TEXTS)
+    assert sorted((tmp_path / "cache").iterdir()) == sorted(cached)  # off: nothing written

@@ -32,6 +32,27 @@ if TYPE_CHECKING:
 
 # sentvec's dtype names -> OpenVINO's inference precision hints
 PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
+# Where compiled models are cached between processes ("0" or "" turns the cache off); default
+# $XDG_CACHE_HOME/sentvec/openvino (~/.cache/...).
+CACHE_ENV = "SENTVEC_OPENVINO_CACHE"
+
+
+def compile_cache_dir() -> Path | None:
+    """OpenVINO's compile cache folder (created), or None when turned off or not writable. With it, a process that
+    loads a model compiled before (same graph, precision and settings; OpenVINO keys the cache on all three) reads
+    the compiled blob instead of compiling again: the cold start of a worker or a CLI call drops to the import."""
+    import os
+
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen is not None and chosen.strip() in ("", "0"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = Path(chosen) if chosen else base / "sentvec" / "openvino"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
 
 
 class OpenVinoBackend(OnnxBackend):
@@ -69,13 +90,16 @@ class OpenVinoBackend(OnnxBackend):
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
+        cache = compile_cache_dir()
+        if cache is not None:
+            config["CACHE_DIR"] = str(cache)
         try:
-            self._graph = core.read_model(str(path))
-            self.compiled = core.compile_model(self._graph, "CPU", config)
+            # compiled from the file, so that with the cache a hit skips reading the graph too
+            self.compiled = core.compile_model(str(path), "CPU", config)
         except Exception as e:  # OpenVINO's errors are long multi-line C++ reports
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelFormatError(path, f"OpenVINO cannot compile this graph: {first}") from e
-        self._core, self._config = core, config
+        self._core, self._config, self._path = core, config, path
         self._local = threading.local()
         self._lock = threading.Lock()
         self._latency: CompiledModel | None = None
@@ -102,7 +126,7 @@ class OpenVinoBackend(OnnxBackend):
                 with self._lock:
                     if self._latency is None:
                         config = {**self._config, "PERFORMANCE_HINT": "LATENCY"}
-                        self._latency = self._core.compile_model(self._graph, "CPU", config)
+                        self._latency = self._core.compile_model(str(self._path), "CPU", config)
                 request = self._latency.create_infer_request()
             self._local.single = request
         return request
