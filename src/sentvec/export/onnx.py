@@ -201,6 +201,33 @@ def check_backend(
     )
 
 
+def prepare_export(
+    model: SentenceEncoder,
+    output: str | Path | None,
+    calibration_texts: Sequence[str] | None,
+    sts_file: str | Path | None,
+) -> tuple[TorchBackend, Path, list[str], SimilarityEvaluator | None]:
+    """What every export starts from: the torch pipeline (traced, and the reference every graph is checked against),
+    the folder written to (a saved copy of the model when ``output`` is given), the calibration texts and the STS
+    evaluator (when ``sts_file`` is given)."""
+    try:
+        backend = model.torch
+    except TypeError as e:
+        raise ValueError("export needs a torch-backed model: sentvec.load(..., backend='torch')") from e
+    folder = Path(output) if output is not None else model.source
+    if folder is None:
+        raise ValueError("the model has no folder: pass output=")
+    if output is not None:
+        model.save(folder)
+    texts = list(calibration_texts) if calibration_texts is not None else default_calibration_texts()
+    sts = None
+    if sts_file is not None:
+        from sentvec.evaluation import SimilarityEvaluator
+
+        sts = SimilarityEvaluator.from_file(sts_file)
+    return backend, folder, texts, sts
+
+
 def export_onnx(
     model: SentenceEncoder,
     output: str | Path | None = None,
@@ -218,23 +245,9 @@ def export_onnx(
     texts (default: :func:`default_calibration_texts`); an fp32 graph whose max abs difference exceeds 1e-4
     raises :class:`ExportError`. With ``sts_file`` the STS Spearman of each graph is reported too.
     """
-    try:
-        backend = model.torch  # the pipeline that is traced, and the reference every graph is checked against
-    except TypeError as e:
-        raise ValueError("export needs a torch-backed model: sentvec.load(..., backend='torch')") from e
     if quantize not in (None, "int8"):
         raise ValueError(f"unknown quantization {quantize!r}; valid: int8")
-    folder = Path(output) if output is not None else model.source
-    if folder is None:
-        raise ValueError("the model has no folder: pass output=")
-    if output is not None:
-        model.save(folder)
-    texts = list(calibration_texts) if calibration_texts is not None else default_calibration_texts()
-    sts = None
-    if sts_file is not None:
-        from sentvec.evaluation import SimilarityEvaluator
-
-        sts = SimilarityEvaluator.from_file(sts_file)
+    backend, folder, texts, sts = prepare_export(model, output, calibration_texts, sts_file)
     fp32 = folder / ONNX_DIR / ONNX_FP32_FILE
     _export_fp32(model, backend, fp32, opset)
     reference = Reference.of(model, backend, texts, sts)

@@ -25,9 +25,9 @@ from sentvec.export.onnx import (
     GraphCheck,
     Reference,
     check_backend,
-    default_calibration_texts,
     example_inputs,
     graph_module,
+    prepare_export,
 )
 from sentvec.formats import OPENVINO_DIR, OPENVINO_FILE
 
@@ -74,21 +74,7 @@ def export_openvino(
     """
     from sentvec.backends.openvino import OpenVinoBackend
 
-    try:
-        backend = model.torch
-    except TypeError as e:
-        raise ValueError("export needs a torch-backed model: sentvec.load(..., backend='torch')") from e
-    folder = Path(output) if output is not None else model.source
-    if folder is None:
-        raise ValueError("the model has no folder: pass output=")
-    if output is not None:
-        model.save(folder)
-    texts = list(calibration_texts) if calibration_texts is not None else default_calibration_texts()
-    sts = None
-    if sts_file is not None:
-        from sentvec.evaluation import SimilarityEvaluator
-
-        sts = SimilarityEvaluator.from_file(sts_file)
+    backend, folder, texts, sts = prepare_export(model, output, calibration_texts, sts_file)
     path = folder / OPENVINO_DIR / OPENVINO_FILE
     _convert(model, backend, path)
     reference = Reference.of(model, backend, texts, sts)
