@@ -79,6 +79,7 @@ ONNX_INT8_FILE = "model_qint8.onnx"
 # OpenVINO IR (xml + bin), named as the reference's ``backend="openvino"`` writes it.
 OPENVINO_DIR = "openvino"
 OPENVINO_FILE = "openvino_model.xml"
+OPENVINO_WEIGHTS_FILE = "openvino_model.bin"  # beside it
 OPENVINO_INT8_FILE = "openvino_model_qint8_quantized.xml"
 
 

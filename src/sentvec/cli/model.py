@@ -69,10 +69,17 @@ def _check_in_place(folder: Path, args: argparse.Namespace) -> None:
     """An in-place export writes ``onnx/model.onnx`` (and ``onnx/model_qint8.onnx``) or
     ``openvino/openvino_model.xml`` into the model's folder: graphs already there (a Hub export, say) are replaced
     only with ``--overwrite``."""
-    from sentvec.formats import ONNX_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE, OPENVINO_DIR, OPENVINO_FILE
+    from sentvec.formats import (
+        ONNX_DIR,
+        ONNX_FP32_FILE,
+        ONNX_INT8_FILE,
+        OPENVINO_DIR,
+        OPENVINO_FILE,
+        OPENVINO_WEIGHTS_FILE,
+    )
 
     if args.format == "openvino":
-        paths = [folder / OPENVINO_DIR / OPENVINO_FILE, folder / OPENVINO_DIR / OPENVINO_FILE.replace(".xml", ".bin")]
+        paths = [folder / OPENVINO_DIR / OPENVINO_FILE, folder / OPENVINO_DIR / OPENVINO_WEIGHTS_FILE]
     else:
         paths = [folder / ONNX_DIR / name for name in [ONNX_FP32_FILE] + ([ONNX_INT8_FILE] * (args.quantize == "int8"))]
     for path in paths:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FP32_TOLERANCE = 1e-4
+GRAPH_OUTPUTS = ("sentence_embedding", "token_embeddings")  # what the traced wrapper returns, in order
 REPORT_FILE = "export_report.json"
 _VOCAB_TEXT = """
 the a man woman child dog cat is are was playing eating running walking reading writing on in at with under
@@ -135,7 +136,7 @@ def _export_fp32(model: SentenceEncoder, backend: TorchBackend, path: Path, opse
                 args,
                 str(path),
                 input_names=names,
-                output_names=["sentence_embedding", "token_embeddings"],
+                output_names=list(GRAPH_OUTPUTS),
                 dynamic_axes=axes,
                 opset_version=opset,
                 do_constant_folding=True,

@@ -19,6 +19,7 @@ from sentvec._extras import require
 from sentvec.backends.onnx import cpu_isa
 from sentvec.export.onnx import (
     FP32_TOLERANCE,
+    GRAPH_OUTPUTS,
     REPORT_FILE,
     ExportError,
     ExportReport,
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from sentvec.backends.torch import TorchBackend
     from sentvec.encoder import SentenceEncoder
 
-OUTPUTS = ("sentence_embedding", "token_embeddings")
-
 
 def _convert(model: SentenceEncoder, backend: TorchBackend, path: Path) -> None:
     import torch
@@ -52,7 +51,7 @@ def _convert(model: SentenceEncoder, backend: TorchBackend, path: Path) -> None:
         raise ExportError(f"cannot convert the {arch!r} architecture to OpenVINO: {first}") from e
     for port, name in zip(converted.inputs, names, strict=True):
         port.get_tensor().set_names({name})
-    for port, name in zip(converted.outputs, OUTPUTS, strict=True):
+    for port, name in zip(converted.outputs, GRAPH_OUTPUTS, strict=True):
         port.get_tensor().set_names({name})
     path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(converted, str(path), compress_to_fp16=False)  # the default would halve the weights to fp16

@@ -24,7 +24,7 @@ from sentvec.formats import (
     MODULE_CONFIG_FILE,
     MODULE_WEIGHT_FILES,
     OPENVINO_DIR,
-    OPENVINO_FILE,
+    OPENVINO_WEIGHTS_FILE,
     SBERT_CONFIG_FILE,
     ST_CONFIG_FILE,
     WEIGHT_FILES,
@@ -237,7 +237,7 @@ def _transformer_weights(folder: Path, root: Path) -> list[Path]:
             if base not in shard.resolve().parents:
                 raise ModelFormatError(path, f"shard {shard.name!r} lies outside the model folder")
         return [shard for shard in shards if shard.is_file()]
-    graphs = [onnx_graph_path(folder, quantized=False), folder / OPENVINO_DIR / OPENVINO_FILE.replace(".xml", ".bin")]
+    graphs = [onnx_graph_path(folder, quantized=False), folder / OPENVINO_DIR / OPENVINO_WEIGHTS_FILE]
     return [graph for graph in graphs if graph.is_file()][:1]
 
 
